@@ -1,0 +1,1 @@
+"""One module per physical source. Each collector returns typed readings, never metric text."""

@@ -1,0 +1,48 @@
+"""The tiny interface every collector implements, and the run context the scheduler hands it."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from collectors.readings import AnyReading
+
+
+class CollectorError(Exception):
+    """A collector could not produce readings; the message is shown to the operator as the reason."""
+
+
+class Cancelled(CollectorError):
+    """The run hit its deadline or the daemon is stopping."""
+
+
+@dataclass
+class RunContext:
+    """What one collector run may use. Side effects (processes, sockets) must honour `deadline`."""
+
+    deadline: float  # time.monotonic() value after which the run is abandoned
+    state_dir: Path
+    cancel: threading.Event = field(default_factory=threading.Event)
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("physgap"))
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def check(self) -> None:
+        """Raise Cancelled when the run should stop; call between slow steps."""
+        if self.cancel.is_set() or self.remaining() <= 0:
+            raise Cancelled("deadline reached")
+
+
+class Collector(Protocol):
+    """One physical source. `collect` returns fresh readings or raises CollectorError with a reason."""
+
+    @property
+    def name(self) -> str: ...
+
+    def collect(self, ctx: RunContext) -> Sequence[AnyReading]: ...

@@ -1,0 +1,290 @@
+"""Network links: what each NIC negotiated (sysfs) against what it could do (ethtool supported modes).
+
+sysfs semantics this collector is built on (kernel net-sysfs.c, measured on veth/tap/bridge):
+- `carrier`, `speed` and `duplex` refuse to be read (EINVAL) while the interface is admin-down, and also
+  while a device is being unregistered; a read never distinguishes the two, so every interface is read
+  between two reads of `ifindex` and dropped when the second one fails or differs.
+- Virtual drivers report a constant speed even without a link (veth says 10000 with its peer down), so a
+  speed is trusted only while carrier is 1 and operstate is "up".
+"""
+
+from __future__ import annotations
+
+import errno
+import fnmatch
+import logging
+import os
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+
+from collectors.base import CollectorError, RunContext
+from collectors.ethtool import LinkSettings, get_link_settings
+from collectors.linkmodes import best_speed_mbps
+from collectors.readings import LinkReading
+
+log = logging.getLogger(__name__)
+
+IFF_UP = 0x1
+_BDF = re.compile(r"[0-9a-f]{4,}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]")
+_OPERSTATES = frozenset({"up", "down", "lowerlayerdown", "dormant", "testing", "notpresent", "unknown"})
+# sysfs attributes are a page at most; a bigger read means something that is not sysfs is mounted there.
+_MAX_ATTR = 4096
+
+
+_NO_EXPECTATIONS: Mapping[str, int] = MappingProxyType({})
+
+
+class _Vanished(Exception):
+    """The interface disappeared while it was being read."""
+
+
+@dataclass(frozen=True)
+class _Topology:
+    physical: frozenset[str]  # names with a `device` link
+    bond_members: Mapping[str, tuple[str, ...]]  # bond name -> member names, as `bonding/slaves` lists them
+    bond_of: Mapping[str, str]  # member name -> bond name
+
+
+def _read_attr(path: Path) -> str | None:
+    """The stripped text of a sysfs attribute, or None when the kernel refuses to give it.
+
+    Refusal is any OSError: EINVAL for admin-down `carrier`/`speed`, EOPNOTSUPP from drivers without
+    ksettings, a missing attribute on older kernels. Test trees stand in for EINVAL with a directory
+    (IsADirectoryError), since root ignores file modes. ENODEV means the device went away under an open
+    file and ends the whole interface.
+    """
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(_MAX_ATTR)
+    except OSError as exc:
+        if exc.errno == errno.ENODEV:
+            raise _Vanished(path.parent.name) from exc
+        return None
+    return raw.decode("ascii", "replace").strip()
+
+
+def _parse_int(text: str | None, base: int = 10) -> int | None:
+    if text is None:
+        return None
+    try:
+        return int(text, base)
+    except ValueError:
+        return None
+
+
+def parse_operstate(text: str | None) -> str:
+    if text in _OPERSTATES:
+        return text
+    return "unknown"
+
+
+def parse_carrier(text: str | None) -> bool | None:
+    if text == "1":
+        return True
+    if text == "0":
+        return False
+    return None
+
+
+def parse_speed_attr(text: str | None) -> int | None:
+    """Mbit/s from the sysfs `speed` file; -1 (SPEED_UNKNOWN), 0 and garbage give None."""
+    value = _parse_int(text)
+    if value is None or value <= 0:
+        return None
+    return value
+
+
+def parse_duplex(text: str | None) -> bool | None:
+    if text == "full":
+        return True
+    if text == "half":
+        return False
+    return None
+
+
+def _link_target(path: Path) -> str | None:
+    try:
+        return os.readlink(path)
+    except OSError:
+        return None
+
+
+def pci_address(device_link: Path) -> str | None:
+    """The PCI function behind a `device` link: the link's own target for PCI NICs, its parent for virtio.
+
+    USB NICs are left without one: the PCI function above them is the USB host controller, not the NIC.
+    """
+    try:
+        target = device_link.resolve(strict=True)
+    except (OSError, RuntimeError):
+        target_text = _link_target(device_link)
+        if target_text is None:
+            return None
+        target = Path(target_text)
+    if _BDF.fullmatch(target.name):
+        return target.name
+    if target.name.startswith("virtio") and _BDF.fullmatch(target.parent.name):
+        return target.parent.name
+    return None
+
+
+class NicCollector:
+    """One LinkReading per selected interface in `<sysfs_root>/class/net`."""
+
+    # The positional order is the interface the daemon was promised; keywords are recommended.
+    def __init__(  # noqa: PLR0917
+        self,
+        sysfs_root: Path,
+        include: Sequence[str] = ("*",),
+        exclude: Sequence[str] = (),
+        expected_mbps: Mapping[str, int] = _NO_EXPECTATIONS,
+        include_virtual: bool = False,
+        link_settings: Callable[[str], LinkSettings | None] | None = None,
+    ) -> None:
+        self._net = Path(sysfs_root) / "class" / "net"
+        self._include = tuple(include)
+        self._exclude = tuple(exclude)
+        self._expected = dict(expected_mbps)
+        self._include_virtual = include_virtual
+        self._link_settings = link_settings if link_settings is not None else get_link_settings
+
+    @property
+    def name(self) -> str:
+        return "nic"
+
+    def _selected(self, name: str) -> bool:
+        if any(fnmatch.fnmatchcase(name, pattern) for pattern in self._exclude):
+            return False
+        return any(fnmatch.fnmatchcase(name, pattern) for pattern in self._include)
+
+    def _list(self) -> list[str]:
+        try:
+            return sorted(entry.name for entry in os.scandir(self._net))
+        except OSError as exc:
+            raise CollectorError(f"{self._net}: cannot list network interfaces: {exc.strerror}") from exc
+
+    def _topology(self, names: Sequence[str]) -> _Topology:
+        physical = frozenset(name for name in names if os.path.lexists(self._net / name / "device"))
+        members: dict[str, tuple[str, ...]] = {}
+        bond_of: dict[str, str] = {}
+        for name in names:
+            slaves = _safe_read(self._net / name / "bonding" / "slaves")
+            if slaves is None:
+                continue
+            members[name] = tuple(slaves.split())
+            for member in members[name]:
+                bond_of[member] = name
+        # A member whose bond lists it late (or a kernel whose `slaves` file lagged) still knows its master.
+        for name in names:
+            if name in bond_of or not (self._net / name / "bonding_slave").is_dir():
+                continue
+            master = _link_target(self._net / name / "master")
+            if master is not None:
+                bond_of[name] = Path(master).name
+        return _Topology(physical, members, bond_of)
+
+    def collect(self, ctx: RunContext) -> Sequence[LinkReading]:
+        names = [name for name in self._list() if name != "lo"]
+        topology = self._topology(names)
+        readings: list[LinkReading] = []
+        for name in names:
+            ctx.check()
+            members = topology.bond_members.get(name)
+            if members is not None:
+                physical = any(member in topology.physical for member in members)
+                kind = "bond"
+            else:
+                physical = name in topology.physical
+                kind = "ethernet" if physical else "virtual"
+            if not physical and not self._include_virtual:
+                continue
+            if not self._selected(name):
+                continue
+            try:
+                reading = self._read(name, physical, kind, topology)
+            except _Vanished:
+                log.debug("nic: %s vanished while being read; left out of this run", name)
+                continue
+            except OSError as exc:  # anything else the filesystem throws costs this interface only
+                log.debug("nic: %s unreadable (%s); left out of this run", name, exc)
+                continue
+            readings.append(reading)
+        return readings
+
+    def _read(self, name: str, physical: bool, kind: str, topology: _Topology) -> LinkReading:
+        base = self._net / name
+        ifindex = _read_attr(base / "ifindex")
+        if ifindex is None and (base / "ifindex").exists():
+            # Present but refused: net-sysfs answers EINVAL for every attribute of a device that is
+            # being unregistered, which would otherwise read exactly like an admin-down interface.
+            raise _Vanished(name)
+
+        operstate_text = _read_attr(base / "operstate")
+        flags_text = _read_attr(base / "flags")
+        carrier_text = _read_attr(base / "carrier")
+        speed_text = _read_attr(base / "speed")
+        duplex_text = _read_attr(base / "duplex")
+        changes_text = _read_attr(base / "carrier_changes")
+
+        # Same device from start to end, or the reads above may mix a dying (or a new) interface's answers;
+        # the kernel does not reuse an ifindex soon, so a re-created namesake also fails this.
+        if _read_attr(base / "ifindex") != ifindex or not base.exists():
+            raise _Vanished(name)
+
+        operstate = parse_operstate(operstate_text)
+        carrier = parse_carrier(carrier_text)
+        flags = _parse_int(flags_text, 16)
+        # Without flags, a readable carrier is the next best witness of the admin state: the kernel
+        # serves `carrier` exactly while the interface is up (netif_running).
+        admin_up = carrier is not None if flags is None else bool(flags & IFF_UP)
+        trusted = carrier is True and operstate == "up"
+        speed = parse_speed_attr(speed_text) if trusted else None
+        full_duplex = parse_duplex(duplex_text) if trusted else None
+        for attr, text, understood in (
+            ("operstate", operstate_text, operstate_text in _OPERSTATES),
+            ("flags", flags_text, flags is not None),
+            ("carrier", carrier_text, carrier is not None),
+            ("speed", speed_text, _parse_int(speed_text) is not None),
+            ("duplex", duplex_text, duplex_text in ("full", "half", "unknown")),
+            ("carrier_changes", changes_text, _parse_int(changes_text) is not None),
+        ):
+            if text is not None and not understood:
+                log.debug("nic: %s: unexpected %s value %r, reported as unknown", name, attr, text)
+
+        supported: tuple[str, ...] = ()
+        try:
+            settings = self._link_settings(name)
+        except OSError as exc:
+            log.debug("nic: %s: ethtool link settings failed: %s", name, exc)
+            settings = None
+        if settings is not None:
+            supported = settings.supported
+
+        members = topology.bond_members.get(name, ())
+        return LinkReading(
+            interface=name,
+            physical=physical,
+            kind=kind,
+            operstate=operstate,
+            admin_up=admin_up,
+            carrier=carrier,
+            speed_mbps=speed,
+            full_duplex=full_duplex,
+            max_speed_mbps=best_speed_mbps(supported),
+            supported_modes=supported,
+            expected_speed_mbps=self._expected.get(name),
+            carrier_changes=_parse_int(changes_text),
+            bond_master=topology.bond_of.get(name),
+            bond_members=members,
+            pci_address=pci_address(base / "device") if name in topology.physical else None,
+        )
+
+
+def _safe_read(path: Path) -> str | None:
+    try:
+        return _read_attr(path)
+    except _Vanished:
+        return None
