@@ -1,0 +1,1 @@
+"""Exporters: Prometheus (HTTP + textfile), MQTT (+ Home Assistant discovery)."""
