@@ -1,0 +1,57 @@
+"""Turns a Config into the collector jobs and the gap evaluator. The only place that knows which
+collector reads which config section."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from collectors.nic import NicCollector
+from collectors.pcie import PcieCollector
+from daemon.config import Config
+from daemon.gaps import RULES
+from daemon.gaps.engine import evaluate
+from daemon.gaps.model import Gap, RuleContext
+from daemon.scheduler import Job
+from daemon.snapshot import Evaluator, Snapshot
+
+
+def build_jobs(config: Config) -> list[Job]:
+    sysfs = config.daemon.sysfs
+    nics = config.nics
+    # The ethtool ioctl asks the running kernel by interface name: only meaningful when sysfs is the live
+    # one, not a replayed tree or a container's copy where the same names may mean other NICs.
+    live = _is_live_sysfs(sysfs)
+    nic = NicCollector(
+        sysfs_root=sysfs,
+        include=nics.include,
+        exclude=nics.exclude,
+        expected_mbps=nics.expected_mbps,
+        include_virtual=nics.include_virtual,
+        link_settings=None if live else _no_link_settings,
+    )
+    pcie = PcieCollector(sysfs_root=sysfs, dmidecode=config.pcie.dmidecode)
+    return [
+        Job(nic, config.interval_for(nics.interval), nics.timeout),
+        Job(pcie, config.interval_for(config.pcie.interval), config.pcie.timeout),
+    ]
+
+
+def build_evaluator(config: Config) -> Evaluator:
+    ctx = RuleContext(role=config.daemon.role)
+    overrides = config.gaps
+
+    def evaluator(snapshot: Snapshot) -> tuple[Gap, ...]:
+        return evaluate(snapshot, RULES, overrides, ctx)
+
+    return evaluator
+
+
+def _no_link_settings(name: str) -> None:
+    del name
+
+
+def _is_live_sysfs(path: Path) -> bool:
+    try:
+        return path.resolve() == Path("/sys")
+    except OSError:
+        return False

@@ -1,0 +1,132 @@
+"""Command line: run, once, report, check-config. Exit codes: 0 ok, 1 a requested check failed, 2 bad
+usage or configuration."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from daemon import __version__, logs
+from daemon.build import build_evaluator, build_jobs
+from daemon.config import DEFAULT_CONFIG_PATH, Config, ConfigError, load_config
+from daemon.report import failing, gaps_json, markdown, snapshot_json
+from daemon.scheduler import Scheduler
+from daemon.severity import SEVERITIES
+from daemon.snapshot import SnapshotStore, View
+
+log = logging.getLogger("physgap")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="physgap", description="Physical-layer health daemon and gap report.")
+    parser.add_argument("--version", action="version", version=f"physgap {__version__}")
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.add_argument("--log-format", default="auto", choices=["auto", "text", "journal", "json"],
+                        help="auto: journal when started by systemd (JOURNAL_STREAM set), else text")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def config_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--config", type=Path, default=None,
+                       help=f"TOML file (default: {DEFAULT_CONFIG_PATH} when it exists, else auto-detect)")
+
+    run = sub.add_parser("run", help="run the daemon")
+    config_option(run)
+    run.add_argument("--web.listen-address", dest="listen", default=None, help="host:port (default :9829)")
+    run.add_argument("--web.config.file", dest="web_config", type=Path, default=None,
+                     help="exporter-toolkit web-config.yml (TLS, basic auth)")
+    run.add_argument("--web.telemetry-path", dest="telemetry_path", default="/metrics")
+
+    once = sub.add_parser("once", help="collect once, print, exit")
+    config_option(once)
+    once.add_argument("--format", choices=["prometheus", "json"], default="prometheus")
+
+    report = sub.add_parser("report", help="collect once and print the gap table")
+    config_option(report)
+    report.add_argument("--format", choices=["markdown", "json"], default="markdown")
+    report.add_argument("--fail-on", choices=SEVERITIES, default=None,
+                        help="exit 1 while a gap of this severity or worse is open")
+
+    check = sub.add_parser("check-config", help="validate a configuration file")
+    check.add_argument("file", nargs="?", type=Path, default=DEFAULT_CONFIG_PATH)
+    return parser
+
+
+def _config_path(arg: Path | None) -> Path | None:
+    if arg is not None:
+        return arg
+    return DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.exists() else None
+
+
+def _load(arg: Path | None) -> Config | None:
+    try:
+        return load_config(_config_path(arg))
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return None
+
+
+def collect_once(config: Config) -> View:
+    jobs = build_jobs(config)
+    store = SnapshotStore(config.daemon.host, build_evaluator(config), [j.name for j in jobs])
+    try:
+        config.daemon.state_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
+    except OSError as exc:
+        log.warning("state directory %s unusable: %s", config.daemon.state_dir, exc.strerror or exc)
+    Scheduler(jobs, store, config.daemon.state_dir).run_once()
+    return store.current()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logs.setup(args.log_level, args.log_format)
+
+    if args.command == "check-config":
+        try:
+            config = load_config(args.file)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                print(problem, file=sys.stderr)
+            return 2
+        print(f"{config.source}: OK")
+        return 0
+
+    if args.command == "run":
+        from daemon.runtime import Daemon  # keeps `once`/`report` free of the HTTP stack
+
+        return Daemon(_config_path(args.config), listen=args.listen, web_config=args.web_config,
+                      telemetry_path=args.telemetry_path).run()
+
+    loaded = _load(args.config)
+    if loaded is None:
+        return 2
+    view = collect_once(loaded)
+
+    if args.command == "once":
+        if args.format == "json":
+            sys.stdout.write(snapshot_json(view))
+        else:
+            from exporters.prometheus import render
+
+            sys.stdout.write(render(view).decode())
+        return 0
+
+    sys.stdout.write(gaps_json(view) if args.format == "json" else markdown(view))
+    if args.fail_on and (bad := failing(view, args.fail_on)):
+        print(f"physgap: {len(bad)} open gap(s) at {args.fail_on} or worse: "
+              + ", ".join(g.id for g in bad), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,10 @@
+"""Gap rules. A new rule is a module with a RULE and one line in RULES; the engine does not change."""
+
+from __future__ import annotations
+
+from daemon.gaps import p3_links, p5_pcie
+from daemon.gaps.model import Finding, Gap, GapRule, RuleContext
+
+RULES: tuple[GapRule, ...] = (p3_links.RULE, p5_pcie.RULE)
+
+__all__ = ["RULES", "Finding", "Gap", "GapRule", "RuleContext"]

@@ -1,0 +1,58 @@
+"""Applies the registered rules to a snapshot. Knows nothing about any particular gap."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from daemon.config import GapOverride
+from daemon.gaps.model import Finding, Gap, GapRule, RuleContext
+from daemon.severity import rank
+
+if TYPE_CHECKING:
+    from daemon.snapshot import Snapshot
+
+
+def evaluate(snapshot: Snapshot, rules: Sequence[GapRule], overrides: Mapping[str, GapOverride],
+             ctx: RuleContext) -> tuple[Gap, ...]:
+    gaps: list[Gap] = []
+    for rule in rules:
+        override = overrides.get(rule.id, GapOverride())
+        if not override.enabled:
+            continue
+        finding = _inputs_missing(snapshot, rule) or _run(rule, snapshot, ctx)
+        base = override.severity or rule.severity
+        severity = base
+        if finding.severity is not None and rank(finding.severity) > rank(base):
+            severity = finding.severity
+        gaps.append(Gap(
+            id=rule.id,
+            title=override.title or rule.title,
+            risk=override.risk or rule.risk,
+            open=bool(finding.open),
+            severity=severity,
+            evidence=finding.evidence,
+            evaluated=finding.open is not None,
+            reason=finding.reason,
+        ))
+    return tuple(gaps)
+
+
+def _inputs_missing(snapshot: Snapshot, rule: GapRule) -> Finding | None:
+    for name in rule.collectors:
+        status = snapshot.status(name)
+        if status is None:
+            return Finding.unknown(f"collector {name} is not configured")
+        if status.success is None:
+            return Finding.unknown(f"waiting for the first {name} collection")
+        if not status.success:
+            return Finding.unknown(f"{name} collector failed: {status.error}")
+    return None
+
+
+def _run(rule: GapRule, snapshot: Snapshot, ctx: RuleContext) -> Finding:
+    # A bug in one rule must cost that gap only, never the scrape or the other gaps.
+    try:
+        return rule.evaluate(snapshot, ctx)
+    except Exception as exc:
+        return Finding.unknown(f"rule error: {type(exc).__name__}: {exc}")

@@ -1,0 +1,57 @@
+"""What a gap rule is and what it produces."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from daemon.snapshot import Snapshot
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A rule's verdict before configuration is applied. `open=None` means it lacked the data to decide."""
+
+    open: bool | None
+    evidence: tuple[str, ...] = ()
+    severity: str | None = None  # an escalation above the configured severity (e.g. UPS on battery)
+    reason: str = ""  # why the rule could not decide
+
+    @staticmethod
+    def unknown(reason: str) -> Finding:
+        return Finding(open=None, reason=reason)
+
+
+@dataclass(frozen=True)
+class RuleContext:
+    role: str  # compute | nas | other
+
+
+@dataclass(frozen=True)
+class GapRule:
+    id: str
+    title: str
+    risk: str
+    severity: str  # default severity while open
+    collectors: tuple[str, ...]  # collectors whose readings the rule needs
+    evaluate: Callable[[Snapshot, RuleContext], Finding]
+
+
+@dataclass(frozen=True)
+class Gap:
+    id: str
+    title: str
+    risk: str
+    open: bool
+    severity: str
+    evidence: tuple[str, ...]
+    evaluated: bool
+    reason: str = ""
+
+    @property
+    def status(self) -> str:
+        if not self.evaluated:
+            return "unknown"
+        return "open" if self.open else "resolved"

@@ -1,0 +1,59 @@
+"""P3: links running below what the NIC (or the operator's plan) can do."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from collectors.readings import LinkReading
+from daemon.gaps.model import Finding, GapRule, RuleContext
+from daemon.gaps.units import speed_text
+
+if TYPE_CHECKING:
+    from daemon.snapshot import Snapshot
+
+
+def evaluate(snapshot: Snapshot, ctx: RuleContext) -> Finding:
+    del ctx
+    # The collector already chose the interfaces (physical ones, or virtual ones too when the operator
+    # asked); a bond's speed is the sum of its members, which are judged one by one instead.
+    links = [r for r in snapshot.readings(LinkReading) if r.kind != "bond"]
+    if not links:
+        return Finding.unknown("no network interface found")
+    return Finding(open=False) if not (evidence := links_below_capability(links)) else Finding(True, evidence)
+
+
+def links_below_capability(links: list[LinkReading]) -> tuple[str, ...]:
+    evidence: list[str] = []
+    up = [r for r in links if r.carrier and r.speed_mbps]
+    for link in links:
+        speed = link.speed_mbps if link.carrier else None
+        if speed:
+            if link.max_speed_mbps and speed < link.max_speed_mbps:
+                evidence.append(f"{link.interface} {speed_text(speed)} of {speed_text(link.max_speed_mbps)}")
+            if link.expected_speed_mbps and speed < link.expected_speed_mbps:
+                evidence.append(f"{link.interface} {speed_text(speed)}, expected "
+                                f"{speed_text(link.expected_speed_mbps)}")
+        elif link.expected_speed_mbps:
+            evidence.append(f"{link.interface} down, expected {speed_text(link.expected_speed_mbps)}")
+    fastest_up = max((r.speed_mbps or 0 for r in up), default=0)
+    if fastest_up:
+        carrier = max(up, key=lambda r: r.speed_mbps or 0)
+        for link in links:
+            capability = max(link.max_speed_mbps or 0, link.expected_speed_mbps or 0)
+            if link.carrier or capability <= fastest_up or link.bond_master:
+                continue
+            if link.expected_speed_mbps:
+                continue  # already reported as "down, expected"
+            evidence.append(f"{link.interface} ({speed_text(capability)}) down while {carrier.interface} "
+                            f"carries traffic at {speed_text(fastest_up)}")
+    return tuple(evidence)
+
+
+RULE = GapRule(
+    id="P3",
+    title="Running at GbE when 10G is available",
+    risk="Storage traffic and live migration are bottlenecked by a link slower than the hardware allows.",
+    severity="low",
+    collectors=("nic",),
+    evaluate=evaluate,
+)

@@ -1,0 +1,88 @@
+"""The immutable snapshot of everything collected, and the store that swaps it atomically.
+
+Exporters only ever read `SnapshotStore.current()`: a scrape or an MQTT publish renders the newest View and
+never waits on hardware. Gaps are evaluated when a collector reports, not when someone reads.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import TypeVar
+
+from collectors.readings import AnyReading
+from daemon.gaps.model import Gap
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class CollectorStatus:
+    name: str
+    success: bool | None  # None until the first run finished
+    error: str = ""
+    duration_seconds: float = 0.0
+    last_run: float | None = None  # wall-clock time of the last finished run
+    last_success: float | None = None
+    readings: tuple[AnyReading, ...] = ()
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    host: str
+    taken_at: float
+    collectors: Mapping[str, CollectorStatus] = field(default_factory=lambda: MappingProxyType({}))
+
+    def readings(self, kind: type[T]) -> tuple[T, ...]:
+        """Every reading of one type, from whichever collectors produced it."""
+        return tuple(r for status in self.collectors.values() for r in status.readings if isinstance(r, kind))
+
+    def status(self, name: str) -> CollectorStatus | None:
+        return self.collectors.get(name)
+
+
+@dataclass(frozen=True)
+class View:
+    """A snapshot together with the gaps evaluated on it: what every exporter renders."""
+
+    snapshot: Snapshot
+    gaps: tuple[Gap, ...]
+    version: int = 0
+
+
+Evaluator = Callable[[Snapshot], tuple[Gap, ...]]
+
+
+class SnapshotStore:
+    def __init__(self, host: str, evaluate: Evaluator, collector_names: Iterable[str]) -> None:
+        self._lock = threading.Lock()
+        self._evaluate = evaluate
+        snapshot = Snapshot(host, time.time(), MappingProxyType({n: CollectorStatus(n, None) for n in collector_names}))
+        self._view = View(snapshot, evaluate(snapshot), 0)
+
+    def current(self) -> View:
+        # A plain attribute read: the reference swap in _swap is atomic, so readers need no lock.
+        return self._view
+
+    def record(self, status: CollectorStatus) -> None:
+        """Put one collector's newest result in place and re-evaluate the gaps."""
+        with self._lock:
+            collectors = dict(self._view.snapshot.collectors)
+            collectors[status.name] = status
+            self._swap(collectors, self._view.snapshot.host)
+
+    def reconfigure(self, host: str, evaluate: Evaluator, collector_names: Iterable[str]) -> None:
+        """After a reload: keep results of collectors that still exist, add new ones as not yet run."""
+        with self._lock:
+            self._evaluate = evaluate
+            old = self._view.snapshot.collectors
+            collectors = {n: old.get(n, CollectorStatus(n, None)) for n in collector_names}
+            self._swap(collectors, host)
+
+    def _swap(self, collectors: dict[str, CollectorStatus], host: str) -> None:
+        snapshot = replace(self._view.snapshot, host=host, taken_at=time.time(),
+                           collectors=MappingProxyType(collectors))
+        self._view = View(snapshot, self._evaluate(snapshot), self._view.version + 1)

@@ -1,0 +1,136 @@
+"""The one metric view: View (snapshot + gaps) -> Prometheus metric families.
+
+Every `physgap_*` metric name lives in this file and nowhere else. Families are built fresh on each call,
+as prometheus_client custom collectors should, so label sets never go stale between scrapes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
+from prometheus_client.metrics_core import CounterMetricFamily
+
+from collectors.readings import LinkReading, PcieLinkReading, SlotReading
+from daemon import __version__
+from daemon.snapshot import View
+
+MBIT_TO_BYTES = 1_000_000 / 8
+
+
+def metric_families(view: View) -> Iterator[Metric]:
+    yield from _self_metrics(view)
+    yield from _gap_metrics(view)
+    yield from _nic_metrics(view)
+    yield from _pcie_metrics(view)
+
+
+def _self_metrics(view: View) -> Iterator[Metric]:
+    build = InfoMetricFamily("physgap_build", "physgap version.")
+    build.add_metric([], {"version": __version__})
+    yield build
+    success = GaugeMetricFamily("physgap_collector_success",
+                                "1 when the collector's last run succeeded, 0 when it failed or has not run yet.",
+                                labels=["collector"])
+    duration = GaugeMetricFamily("physgap_collector_duration_seconds",
+                                 "Wall time of the collector's last run.", labels=["collector"])
+    last_ok = GaugeMetricFamily(
+        "physgap_collector_last_success_timestamp_seconds",
+        "Unix time of the collector's last successful run. Readings are cached between runs: "
+        "each collector polls on its own interval, a scrape never touches hardware.",
+        labels=["collector"])
+    for name, status in sorted(view.snapshot.collectors.items()):
+        success.add_metric([name], 1.0 if status.success else 0.0)
+        if status.last_run is not None:
+            duration.add_metric([name], status.duration_seconds)
+        if status.last_success is not None:
+            last_ok.add_metric([name], status.last_success)
+    yield success
+    yield duration
+    yield last_ok
+
+
+def _gap_metrics(view: View) -> Iterator[Metric]:
+    gap_open = GaugeMetricFamily("physgap_gap_open",
+                                 "1 while the physical-layer gap is open; 0 when resolved or not evaluated.",
+                                 labels=["gap", "title", "severity"])
+    evaluated = GaugeMetricFamily("physgap_gap_evaluated",
+                                  "1 when the gap rule had the data to decide; 0 means its status is unknown.",
+                                  labels=["gap"])
+    for gap in view.gaps:
+        gap_open.add_metric([gap.id, gap.title, gap.severity], 1.0 if gap.open else 0.0)
+        evaluated.add_metric([gap.id], 1.0 if gap.evaluated else 0.0)
+    yield gap_open
+    yield evaluated
+
+
+def _nic_metrics(view: View) -> Iterator[Metric]:
+    links = sorted(view.snapshot.readings(LinkReading), key=lambda r: r.interface)
+    info = GaugeMetricFamily("physgap_nic_info", "Network interface identity; always 1.",
+                             labels=["interface", "kind", "operstate", "pci_address", "bond_master"])
+    up = GaugeMetricFamily("physgap_nic_up", "1 when the interface is operationally up with carrier.",
+                           labels=["interface"])
+    speed = GaugeMetricFamily("physgap_nic_speed_bytes",
+                              "Negotiated link speed in bytes per second; absent while the link is down.",
+                              labels=["interface"])
+    max_speed = GaugeMetricFamily("physgap_nic_max_speed_bytes",
+                                  "Best link mode the NIC supports, in bytes per second.", labels=["interface"])
+    expected = GaugeMetricFamily("physgap_nic_expected_speed_bytes",
+                                 "Speed the operator expects ([nics].expected), in bytes per second.",
+                                 labels=["interface"])
+    duplex = GaugeMetricFamily("physgap_nic_full_duplex", "1 when the link negotiated full duplex.",
+                               labels=["interface"])
+    changes = CounterMetricFamily("physgap_nic_carrier_changes", "Carrier changes since the interface appeared.",
+                                  labels=["interface"])
+    for link in links:
+        name = [link.interface]
+        info.add_metric([link.interface, link.kind, link.operstate, link.pci_address or "",
+                         link.bond_master or ""], 1.0)
+        up.add_metric(name, 1.0 if link.operstate == "up" and link.carrier else 0.0)
+        if link.speed_mbps is not None:
+            speed.add_metric(name, link.speed_mbps * MBIT_TO_BYTES)
+        if link.max_speed_mbps is not None:
+            max_speed.add_metric(name, link.max_speed_mbps * MBIT_TO_BYTES)
+        if link.expected_speed_mbps is not None:
+            expected.add_metric(name, link.expected_speed_mbps * MBIT_TO_BYTES)
+        if link.full_duplex is not None:
+            duplex.add_metric(name, 1.0 if link.full_duplex else 0.0)
+        if link.carrier_changes is not None:
+            changes.add_metric(name, float(link.carrier_changes))
+    yield from (info, up, speed, max_speed, expected, duplex, changes)
+
+
+def _pcie_metrics(view: View) -> Iterator[Metric]:
+    slot_in_use = GaugeMetricFamily(
+        "physgap_pcie_slot_in_use",
+        "1 when something sits in the physical slot, judged from the port's presence detect and link "
+        "(SMBIOS supplies the labels only).",
+        labels=["slot", "designation", "type", "width", "port"])
+    for slot in sorted(view.snapshot.readings(SlotReading), key=lambda s: s.port):
+        slot_in_use.add_metric([slot.slot, slot.designation, slot.slot_type, slot.width, slot.port],
+                               1.0 if slot.occupied else 0.0)
+    yield slot_in_use
+
+    labels = ["address", "device"]
+    speed = GaugeMetricFamily("physgap_pcie_link_speed_gts", "Current PCIe link speed in GT/s.", labels=labels)
+    max_speed = GaugeMetricFamily("physgap_pcie_link_max_speed_gts", "PCIe link speed capability in GT/s.",
+                                  labels=labels)
+    width = GaugeMetricFamily("physgap_pcie_link_width", "Current PCIe link width in lanes.", labels=labels)
+    max_width = GaugeMetricFamily("physgap_pcie_link_max_width", "PCIe link width capability in lanes.",
+                                  labels=labels)
+    downgraded = GaugeMetricFamily(
+        "physgap_pcie_link_downgraded",
+        "1 when the link trained below the speed or width first seen for this device in this address.",
+        labels=labels)
+    for link in sorted(view.snapshot.readings(PcieLinkReading), key=lambda r: r.address):
+        key = [link.address, link.device]
+        if link.current_speed_gts is not None:
+            speed.add_metric(key, link.current_speed_gts)
+        if link.max_speed_gts is not None:
+            max_speed.add_metric(key, link.max_speed_gts)
+        if link.current_width is not None:
+            width.add_metric(key, float(link.current_width))
+        if link.max_width is not None:
+            max_width.add_metric(key, float(link.max_width))
+        downgraded.add_metric(key, 1.0 if link.downgraded else 0.0)
+    yield from (speed, max_speed, width, max_width, downgraded)

@@ -1,0 +1,144 @@
+"""The CLI as an operator uses it: check-config, once (promtool-clean), report --fail-on."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from tests.conftest import REPO, empty_sysfs, require_binary, run_physgap, write_config
+
+
+def test_check_config_ok_and_bad(tmp_path: Path) -> None:
+    good = tmp_path / "good.toml"
+    good.write_text('[daemon]\ninterval = "1m"\n')
+    ok = run_physgap("check-config", str(good))
+    assert ok.returncode == 0 and f"{good}: OK" in ok.stdout
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[daemon]\ninterval = "30x"\n[nics]\nexclude = 3\n')
+    result = run_physgap("check-config", str(bad))
+    assert result.returncode == 2
+    assert f"{bad}:2: daemon.interval: bad duration '30x'" in result.stderr
+    assert f"{bad}:4: nics.exclude: expected a list of strings" in result.stderr
+
+
+def test_the_shipped_example_config_is_valid() -> None:
+    example = REPO / "systemd" / "physgap.toml.example"
+    result = run_physgap("check-config", str(example))
+    assert result.returncode == 0, result.stderr
+
+
+def test_usage_errors_exit_2() -> None:
+    assert run_physgap("frobnicate").returncode == 2
+    assert run_physgap("report", "--fail-on", "catastrophic").returncode == 2
+
+
+def test_once_output_passes_promtool(tmp_path: Path) -> None:
+    promtool = require_binary("promtool")
+    config = write_config(tmp_path / "c.toml", empty_sysfs(tmp_path / "sys"), tmp_path / "state", 9829)
+    result = run_physgap("once", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert "physgap_collector_success" in result.stdout
+    lint = subprocess.run([promtool, "check", "metrics"], input=result.stdout, capture_output=True, text=True,
+                          check=False)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    assert lint.stdout.strip() == "" and lint.stderr.strip() == ""
+
+
+def test_once_json_has_collectors_and_gaps(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "c.toml", empty_sysfs(tmp_path / "sys"), tmp_path / "state", 9829)
+    document = json.loads(run_physgap("once", "--config", str(config), "--format", "json").stdout)
+    assert document["host"] == "testhost"
+    assert set(document["collectors"]) == {"nic", "pcie"}
+    assert {g["id"] for g in document["gaps"]} == {"P3", "P5"}
+
+
+# --- whole machines: sysfs trees shaped after real captures, through the real CLI -------------------------
+
+
+def ms01_root(tmp_path: Path) -> Path:
+    from tests.net_tree import ms01_tree
+    from tests.pcie_tree import ms01
+
+    root = tmp_path / "sys"
+    ms01(root)
+    ms01_tree(root)
+    return root
+
+
+def test_report_on_the_ms01_names_the_unused_sfp_ports(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "c.toml", ms01_root(tmp_path), tmp_path / "state", 9829,
+                          extra='[nics]\nexpected = { enp2s0f0np0 = "10G" }\n')
+    result = run_physgap("report", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    p3 = next(line for line in result.stdout.splitlines() if line.startswith("| P3 |"))
+    assert "| Low | open |" in p3 and "enp2s0f0np0 down, expected 10G" in p3
+    p5 = next(line for line in result.stdout.splitlines() if line.startswith("| P5 |"))
+    assert "| Resolved | resolved |" in p5  # every MS-01 slot the kernel shows is occupied
+
+    low = run_physgap("report", "--config", str(config), "--fail-on", "low")
+    assert low.returncode == 1 and "1 open gap(s) at low or worse: P3" in low.stderr
+    assert run_physgap("report", "--config", str(config), "--fail-on", "high").returncode == 0
+
+
+def test_report_json_on_the_zimaboard_opens_p5(tmp_path: Path) -> None:
+    from tests.pcie_tree import zimaboard_832
+
+    root = tmp_path / "sys"
+    zimaboard_832(root)
+    (root / "class" / "net").mkdir(parents=True)
+    config = write_config(tmp_path / "c.toml", root, tmp_path / "state", 9829)
+    result = run_physgap("report", "--config", str(config), "--format", "json", "--fail-on", "info")
+    assert result.returncode == 1
+    gaps = {g["id"]: g for g in json.loads(result.stdout)["gaps"]}
+    assert gaps["P5"]["status"] == "open" and gaps["P5"]["severity_display"] == "Informational"
+    assert gaps["P5"]["evidence"] == ["port 0000:00:13.0 (x4, port 0000:00:13.0) empty"]
+    assert gaps["P3"]["status"] == "unknown" and gaps["P3"]["reason"] == "no network interface found"
+
+
+def test_once_on_the_ms01_is_promtool_clean_and_in_base_units(tmp_path: Path) -> None:
+    promtool = require_binary("promtool")
+    config = write_config(tmp_path / "c.toml", ms01_root(tmp_path), tmp_path / "state", 9829)
+    result = run_physgap("once", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
+    assert 'physgap_nic_speed_bytes{interface="enp87s0"} 1.25e+08' in text  # 1000 Mbit/s
+    assert 'physgap_pcie_link_speed_gts{address="0000:02:00.0",device="8086:1572"} 8.0' in text
+    assert 'physgap_pcie_link_max_speed_gts{address="0000:00:06.2",device="8086:a73d"} 16.0' in text
+    assert 'physgap_pcie_link_downgraded{address="0000:58:00.0",device="2646:501b"} 0.0' in text
+    lint = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True, check=False)
+    assert (lint.returncode, lint.stdout + lint.stderr) == (0, "")
+
+
+def test_once_inside_a_network_namespace_sees_real_veth_links(tmp_path: Path) -> None:
+    """The real kernel path: sysfs remounted by `ip netns exec`, speeds and the ethtool ioctl live."""
+    import uuid
+
+    ip = require_binary("ip")
+    namespace = f"physgap-cli-{uuid.uuid4().hex[:8]}"
+    subprocess.run([ip, "netns", "add", namespace], check=True)
+    try:
+        for command in (["link", "add", "pg0", "type", "veth", "peer", "name", "pg1"],
+                        ["link", "set", "pg0", "up"], ["link", "set", "pg1", "up"],
+                        ["link", "add", "pg2", "type", "veth", "peer", "name", "pg3"],
+                        ["link", "set", "pg2", "up"]):
+            subprocess.run([ip, "-n", namespace, *command], check=True)
+        config = tmp_path / "c.toml"
+        config.write_text(f'[daemon]\nstate_dir = "{tmp_path / "state"}"\n[pcie]\ndmidecode = "/bin/true"\n'
+                          '[nics]\ninclude = ["pg*"]\ninclude_virtual = true\n'
+                          'expected = { pg0 = "25G", pg2 = "10G" }\n')
+        result = subprocess.run([ip, "netns", "exec", namespace, *_physgap("report", "--config", str(config),
+                                                                          "--format", "json")],
+                                cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
+        assert result.returncode == 0, result.stderr
+        p3 = next(g for g in json.loads(result.stdout)["gaps"] if g["id"] == "P3")
+        assert p3["status"] == "open"
+        assert p3["evidence"] == ["pg0 10G, expected 25G", "pg2 down, expected 10G"]
+    finally:
+        subprocess.run([ip, "netns", "del", namespace], check=False)
+
+
+def _physgap(*args: str) -> list[str]:
+    from tests.conftest import physgap_argv
+
+    return physgap_argv(*args)
