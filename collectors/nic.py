@@ -135,7 +135,7 @@ class NicCollector:
     """One LinkReading per selected interface in `<sysfs_root>/class/net`."""
 
     # The positional order is the interface the daemon was promised; keywords are recommended.
-    def __init__(  # noqa: PLR0917
+    def __init__(
         self,
         sysfs_root: Path,
         include: Sequence[str] = ("*",),
