@@ -105,8 +105,7 @@ class Daemon:
 
         scheduler.start()
         host, port = http.address
-        log.info("physgap serving on %s:%d (%s), collectors: %s", host, port,
-                 "TLS" if web_settings.web_config else "plain HTTP", ", ".join(j.name for j in jobs))
+        log.info("collectors: %s", ", ".join(f"{j.name} every {j.interval:g}s" for j in jobs))
         self._notifier.ready(f"serving on {host}:{port}")
 
         tick = min(self._notifier.watchdog_interval or 5.0, 5.0)

@@ -19,7 +19,15 @@ def evaluate(snapshot: Snapshot, ctx: RuleContext) -> Finding:
     links = [r for r in snapshot.readings(LinkReading) if r.kind != "bond"]
     if not links:
         return Finding.unknown("no network interface found")
-    return Finding(open=False) if not (evidence := links_below_capability(links)) else Finding(True, evidence)
+    if evidence := links_below_capability(links):
+        return Finding(True, evidence)
+    judged = [r for r in links if r.carrier and r.speed_mbps and (r.max_speed_mbps or r.expected_speed_mbps)]
+    if not judged:
+        # A link whose capability is unknown (virtio, or no ethtool link modes) proves nothing either way.
+        return Finding.unknown("no link reports both its speed and what it could do (set [nics].expected)")
+    return Finding(False, tuple(
+        f"{r.interface} {speed_text(r.speed_mbps or 0)} of "
+        f"{speed_text(max(r.max_speed_mbps or 0, r.expected_speed_mbps or 0))}" for r in judged))
 
 
 def links_below_capability(links: list[LinkReading]) -> tuple[str, ...]:

@@ -55,7 +55,16 @@ def test_ms01_sfp_at_1g_opens_p3_with_operator_evidence() -> None:
 def test_links_at_full_speed_resolve_p3() -> None:
     snap = snapshot(nic=(link("enp2s0f0np0", 10_000, 10_000), link("enp87s0", 2500, 2500)), pcie=PCIE_OK)
     p3 = gap(snap, "P3")
-    assert p3.status == "resolved" and p3.evidence == ()
+    assert p3.status == "resolved"
+    assert p3.evidence == ("enp2s0f0np0 10G of 10G", "enp87s0 2.5G of 2.5G")
+
+
+def test_links_of_unknown_capability_leave_p3_unknown() -> None:
+    """A virtio NIC (no link modes, no expected speed) proves nothing: unknown, never resolved."""
+    snap = snapshot(nic=(link("eth0", 10_000, None), link("eth1", None, None, carrier=False)), pcie=PCIE_OK)
+    p3 = gap(snap, "P3")
+    assert p3.status == "unknown" and not p3.open
+    assert "set [nics].expected" in p3.reason
 
 
 def test_faster_port_down_while_slower_carries_traffic() -> None:
@@ -69,7 +78,8 @@ def test_faster_port_down_while_slower_carries_traffic() -> None:
 def test_slower_port_down_next_to_a_fast_one_is_fine() -> None:
     snap = snapshot(nic=(link("enp2s0f0np0", 10_000, 10_000), link("enp87s0", None, 2500, carrier=False)),
                     pcie=PCIE_OK)
-    assert gap(snap, "P3").status == "resolved"
+    p3 = gap(snap, "P3")
+    assert p3.status == "resolved" and p3.evidence == ("enp2s0f0np0 10G of 10G",)
 
 
 def test_expected_speed_is_checked_even_without_link_modes() -> None:
