@@ -7,7 +7,6 @@ table is written to the terminal at the end of the module, with or without -s.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 from collections import Counter
@@ -21,6 +20,7 @@ from collectors.base import RunContext
 from collectors.dmi import parse_slots
 from collectors.pcie import PcieCollector
 from collectors.readings import PcieLinkReading, SlotReading
+from tests.conformance.report import emit_lines
 from tests.pcie_tree import MS01_SLOT_PORTS, microserver_gen10_plus, ms01, zimaboard_832
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "dmi"
@@ -64,9 +64,7 @@ class Result:
 def summary(request: pytest.FixtureRequest) -> Iterator[dict[str, Result]]:
     results: dict[str, Result] = {}
     yield results
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    capture = request.config.pluginmanager.get_plugin("capturemanager")
-    if reporter is None or not results:
+    if not results:
         return
     lines = [
         "",
@@ -77,10 +75,7 @@ def summary(request: pytest.FixtureRequest) -> Iterator[dict[str, Result]]:
         lines.append(f"  {result.name:<92} {result.checked:>6} {result.failed:>6}  {result.detail}")
     failed_files = sum(1 for r in results.values() if r.failed)
     lines.append(f"  {len(results)} files, {len(results) - failed_files} pass, {failed_files} fail")
-    # Fixture teardown runs under output capture; suspend it so the table shows without -s.
-    with capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext():
-        for line in lines:
-            reporter.write_line(line)
+    emit_lines(request, lines)
 
 
 def test_corpus_present_in_ci() -> None:
