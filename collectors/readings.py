@@ -62,7 +62,60 @@ class SlotReading:
     evidence: str  # how occupancy was decided, e.g. "presence detect off, link width 0"
 
 
-Reading = LinkReading | PcieLinkReading | SlotReading
+@dataclass(frozen=True)
+class DriveReading:
+    """One drive as smartctl --json described it, with physgap's own verdict.
+
+    `state` says how fresh it is: "read" (data from this check), "standby" (the disk was asleep and was
+    not woken: the counters are those of the last read, `read_at` says when), "unsupported" (a VM disk,
+    a RAID volume, anything without SMART: never a failure).
+    """
+
+    drive: str  # stable identity: "wwn-0x5000c500a1b2c3d4", else "model_serial" (NVMe: EUI-64 when given)
+    device: str  # /dev path used for the query; informational, it can change across boots
+    dev_type: str  # the smartctl -d type used ("sat", "nvme", "scsi", "megaraid,0", ...)
+    protocol: str  # "ATA", "NVMe", "SCSI" or "" when unknown
+    model: str
+    serial: str
+    rotational: bool | None  # None when the drive does not say (NVMe and SSDs are False)
+    state: str  # "read" | "standby" | "unsupported"
+    health: int | None  # 0 ok, 1 warning, 2 failing; None when unsupported or never read
+    evidence: tuple[str, ...]  # why the verdict is what it is, e.g. "5592 pending sectors (was 0)"
+    smart_passed: bool | None  # the drive's own overall self-assessment
+    exit_status: int | None  # smartctl's bitmask from the last query
+    read_at: float | None  # wall-clock time of the data in this reading
+    skipped_checks: int = 0  # checks skipped in a row because the disk slept
+    capacity_bytes: int | None = None
+    temperature_celsius: float | None = None
+    power_on_seconds: float | None = None
+    reallocated_sectors: int | None = None  # ATA 5 / SAS grown defects
+    pending_sectors: int | None = None  # ATA 197
+    uncorrectable_sectors: int | None = None  # ATA 198 offline uncorrectable (+187 reported uncorrect when larger)
+    media_errors: int | None = None  # NVMe media and data integrity errors
+    wear_ratio: float | None = None  # NVMe percentage used / 100 (can exceed 1)
+    available_spare_ratio: float | None = None
+    available_spare_threshold_ratio: float | None = None
+    crc_errors: int | None = None  # ATA 199: cable/backplane, not media
+    kernel_name: str = ""  # "sda", "nvme0n1": how md/ZFS members are matched to this drive
+
+
+@dataclass(frozen=True)
+class ArrayReading:
+    """A Linux md array or a ZFS pool: which drives it holds and how many it may still lose."""
+
+    array: str  # "md0", "tank"
+    kind: str  # "md" | "zfs"
+    level: str  # "raid1", "raid5", "raid0", "mirror", "raidz2", "stripe", "single", ...
+    state: str  # md array_state or ZFS pool state ("clean", "active", "ONLINE", "DEGRADED", ...)
+    members: tuple[str, ...]  # whole-disk kernel names of the members ("sda", "nvme0n1"), failed ones included
+    failed_members: tuple[str, ...]  # members missing, faulted or removed
+    redundancy: int  # member failures the array survives right now (0 = one more failure loses data)
+    degraded: bool
+    sync_action: str = ""  # "resync", "recovery", "resilver", "scrub", "scrub paused", "" when idle
+    sync_progress_ratio: float | None = None  # 0..1 while a sync runs and reports progress
+
+
+Reading = LinkReading | PcieLinkReading | SlotReading | DriveReading | ArrayReading
 
 
 @dataclass(frozen=True)
