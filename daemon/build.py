@@ -7,6 +7,8 @@ from pathlib import Path
 
 from collectors.nic import NicCollector
 from collectors.pcie import PcieCollector
+from collectors.smart import SmartCollector
+from collectors.storage import StorageCollector
 from daemon.config import Config
 from daemon.gaps import RULES
 from daemon.gaps.engine import evaluate
@@ -30,9 +32,19 @@ def build_jobs(config: Config) -> list[Job]:
         link_settings=None if live else _no_link_settings,
     )
     pcie = PcieCollector(sysfs_root=sysfs, dmidecode=config.pcie.dmidecode)
+    smart = SmartCollector(
+        smartctl=config.smart.smartctl,
+        devices=config.smart.devices,
+        sysfs_root=sysfs,
+        concurrency=config.smart.concurrency,
+        force_after=config.smart.force_after,
+    )
+    storage = StorageCollector(procfs=config.daemon.procfs, sysfs=sysfs, zpool=config.storage.zpool)
     return [
         Job(nic, config.interval_for(nics.interval), nics.timeout),
         Job(pcie, config.interval_for(config.pcie.interval), config.pcie.timeout),
+        Job(smart, config.smart.interval, config.smart.timeout),
+        Job(storage, config.interval_for(config.storage.interval), config.storage.timeout),
     ]
 
 

@@ -80,6 +80,23 @@ class PcieConfig:
 
 
 @dataclass(frozen=True)
+class SmartConfig:
+    smartctl: str
+    devices: tuple[Mapping[str, Any], ...]  # empty = smartctl --scan
+    interval: float
+    timeout: float
+    concurrency: int
+    force_after: int  # wake a disk after this many skipped checks; 0 = never
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    zpool: str
+    interval: float | None
+    timeout: float
+
+
+@dataclass(frozen=True)
 class GapOverride:
     severity: str | None = None
     title: str | None = None
@@ -94,6 +111,8 @@ class Config:
     prometheus: PrometheusConfig
     nics: NicsConfig
     pcie: PcieConfig
+    smart: SmartConfig
+    storage: StorageConfig
     gaps: Mapping[str, GapOverride]
     # Sections whose collectors are not built yet: validated, kept raw for them.
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -502,8 +521,11 @@ def _typed(source: str, values: dict[str, Any]) -> Config:
     prometheus = values.get("prometheus", {})
     nics = values.get("nics", {})
     pcie = values.get("pcie", {})
+    smart = values.get("smart", {})
+    storage = values.get("storage", {})
     gaps = values.get("gaps", {})
-    extra = {k: v for k, v in values.items() if k not in {"daemon", "prometheus", "nics", "pcie", "gaps"}}
+    typed = {"daemon", "prometheus", "nics", "pcie", "smart", "storage", "gaps"}
+    extra = {k: v for k, v in values.items() if k not in typed}
     return Config(
         source=source,
         daemon=DaemonConfig(
@@ -531,6 +553,20 @@ def _typed(source: str, values: dict[str, Any]) -> Config:
             dmidecode=pcie.get("dmidecode", "dmidecode"),
             interval=pcie.get("interval"),
             timeout=pcie.get("timeout", 20.0),
+        ),
+        smart=SmartConfig(
+            smartctl=smart.get("smartctl", "smartctl"),
+            devices=tuple(smart.get("devices", ())),
+            # SMART is cached on purpose: a scrape must never wake a disk (see README, Metrics).
+            interval=smart.get("interval", 600.0),
+            timeout=smart.get("timeout", 60.0),
+            concurrency=smart.get("concurrency", 4),
+            force_after=smart.get("force_after", 0),
+        ),
+        storage=StorageConfig(
+            zpool=storage.get("zpool", "zpool"),
+            interval=storage.get("interval"),
+            timeout=storage.get("timeout", 30.0),
         ),
         gaps={gap_id: GapOverride(**table) for gap_id, table in gaps.items()},
         extra=extra,

@@ -6,12 +6,13 @@ as prometheus_client custom collectors should, so label sets never go stale betw
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.metrics_core import CounterMetricFamily
 
-from collectors.readings import LinkReading, PcieLinkReading, SlotReading
+from collectors.readings import ArrayReading, DriveReading, LinkReading, PcieLinkReading, SlotReading
 from daemon import __version__
 from daemon.snapshot import View
 
@@ -23,6 +24,8 @@ def metric_families(view: View) -> Iterator[Metric]:
     yield from _gap_metrics(view)
     yield from _nic_metrics(view)
     yield from _pcie_metrics(view)
+    yield from _drive_metrics(view)
+    yield from _array_metrics(view)
 
 
 def _self_metrics(view: View) -> Iterator[Metric]:
@@ -134,3 +137,91 @@ def _pcie_metrics(view: View) -> Iterator[Metric]:
             max_width.add_metric(key, float(link.max_width))
         downgraded.add_metric(key, 1.0 if link.downgraded else 0.0)
     yield from (speed, max_speed, width, max_width, downgraded)
+
+
+def _drive_metrics(view: View) -> Iterator[Metric]:
+    drives = sorted(view.snapshot.readings(DriveReading), key=lambda d: d.drive)
+    info = GaugeMetricFamily("physgap_drive_info", "Drive identity; always 1. drive is a stable id (WWN, else "
+                             "model and serial); device is the /dev path, which can change across boots.",
+                             labels=["drive", "device", "model", "serial", "protocol", "rotational"])
+    supported = GaugeMetricFamily("physgap_drive_smart_supported",
+                                  "0 for drives without SMART (VM disks, RAID volumes): never a failure.",
+                                  labels=["drive"])
+    passed = GaugeMetricFamily("physgap_drive_smart_passed", "The drive's own overall SMART self-assessment.",
+                               labels=["drive"])
+    health = GaugeMetricFamily("physgap_drive_health",
+                               "physgap's verdict: 0 ok, 1 warning (degrading), 2 failing. Unlike smart_passed "
+                               "it counts pending, reallocated and uncorrectable sectors and their growth.",
+                               labels=["drive"])
+    standby = GaugeMetricFamily("physgap_drive_standby",
+                                "1 when the disk was asleep at the last check and was not woken; its other "
+                                "values are from the last read (see reading_age_seconds).", labels=["drive"])
+    age = GaugeMetricFamily("physgap_drive_reading_age_seconds",
+                            "Age of the SMART data shown. SMART is read on its own interval and cached, and a "
+                            "sleeping disk keeps its last reading.", labels=["drive"])
+    values: list[tuple[GaugeMetricFamily, str]] = [
+        (GaugeMetricFamily("physgap_drive_temperature_celsius", "Drive temperature.", labels=["drive"]),
+         "temperature_celsius"),
+        (GaugeMetricFamily("physgap_drive_power_on_seconds", "Power-on time.", labels=["drive"]), "power_on_seconds"),
+        (GaugeMetricFamily("physgap_drive_reallocated_sectors", "Reallocated sectors (ATA 5; SAS grown defects).",
+                           labels=["drive"]), "reallocated_sectors"),
+        (GaugeMetricFamily("physgap_drive_pending_sectors", "Sectors pending reallocation (ATA 197).",
+                           labels=["drive"]), "pending_sectors"),
+        (GaugeMetricFamily("physgap_drive_uncorrectable_sectors", "Uncorrectable sectors (ATA 198/187).",
+                           labels=["drive"]), "uncorrectable_sectors"),
+        (GaugeMetricFamily("physgap_drive_media_errors", "NVMe media and data integrity errors.", labels=["drive"]),
+         "media_errors"),
+        (GaugeMetricFamily("physgap_drive_wear_ratio", "NVMe percentage used / 100; can exceed 1.", labels=["drive"]),
+         "wear_ratio"),
+        (GaugeMetricFamily("physgap_drive_available_spare_ratio", "NVMe available spare.", labels=["drive"]),
+         "available_spare_ratio"),
+        (GaugeMetricFamily("physgap_drive_crc_errors", "Interface CRC errors (ATA 199): a cable or backplane "
+                           "problem, not the disk.", labels=["drive"]), "crc_errors"),
+    ]
+    now = time.time()
+    for drive in drives:
+        key = [drive.drive]
+        rotational = "" if drive.rotational is None else str(drive.rotational).lower()
+        info.add_metric([drive.drive, drive.device, drive.model, drive.serial, drive.protocol, rotational], 1.0)
+        supported.add_metric(key, 0.0 if drive.state == "unsupported" else 1.0)
+        if drive.state == "unsupported":
+            continue
+        standby.add_metric(key, 1.0 if drive.state == "standby" else 0.0)
+        if drive.read_at is not None:
+            age.add_metric(key, max(0.0, now - drive.read_at))
+        if drive.smart_passed is not None:
+            passed.add_metric(key, 1.0 if drive.smart_passed else 0.0)
+        if drive.health is not None:
+            health.add_metric(key, float(drive.health))
+        for family, attribute in values:
+            value = getattr(drive, attribute)
+            if value is not None:
+                family.add_metric(key, float(value))
+    yield from (info, supported, passed, health, standby, age)
+    yield from (family for family, _ in values)
+
+
+def _array_metrics(view: View) -> Iterator[Metric]:
+    arrays = sorted(view.snapshot.readings(ArrayReading), key=lambda a: (a.kind, a.array))
+    info = GaugeMetricFamily("physgap_array_info", "md array or ZFS pool; always 1.",
+                             labels=["array", "kind", "level", "state", "sync_action"])
+    members = GaugeMetricFamily("physgap_array_members", "Member drives, failed ones included.", labels=["array"])
+    failed = GaugeMetricFamily("physgap_array_failed_members", "Members missing, faulted or removed.",
+                               labels=["array"])
+    redundancy = GaugeMetricFamily("physgap_array_redundancy",
+                                   "Further member failures the array survives now; 0 means the next one loses data.",
+                                   labels=["array"])
+    degraded = GaugeMetricFamily("physgap_array_degraded", "1 while the array runs degraded.", labels=["array"])
+    progress = GaugeMetricFamily("physgap_array_sync_progress_ratio",
+                                 "Progress of the running resync, recovery, resilver or scrub (info's sync_action).",
+                                 labels=["array"])
+    for array in arrays:
+        key = [array.array]
+        info.add_metric([array.array, array.kind, array.level, array.state, array.sync_action], 1.0)
+        members.add_metric(key, float(len(array.members)))
+        failed.add_metric(key, float(len(array.failed_members)))
+        redundancy.add_metric(key, float(array.redundancy))
+        degraded.add_metric(key, 1.0 if array.degraded else 0.0)
+        if array.sync_progress_ratio is not None:
+            progress.add_metric(key, array.sync_progress_ratio)
+    yield from (info, members, failed, redundancy, degraded, progress)

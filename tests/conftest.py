@@ -18,6 +18,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -121,10 +122,26 @@ def http_get(url: str, timeout: float = 5) -> tuple[int, str]:
         return exc.code, exc.read().decode()
 
 
-def write_config(path: Path, sysfs: Path, state: Path, port: int, extra: str = "") -> Path:
+def write_config(path: Path, sysfs: Path, state: Path, port: int, extra: str = "",
+                 smart_scenario: dict[str, Any] | None = None, mdstat: str = "") -> Path:
+    """A config for a test host: its own sysfs and procfs, a stand-in smartctl (no drives unless a scenario
+    says so), no zpool, no dmidecode."""
+    from tests.smartctl_standin import write_scenario, write_wrapper
+
+    smart_dir = path.parent / "smartctl"
+    smartctl = write_wrapper(smart_dir)
+    write_scenario(smart_dir, smart_scenario or {"scan": {"smartctl": {"version": [7, 3], "exit_status": 0},
+                                                           "devices": []}, "devices": {}})
+    procfs = path.parent / "proc"
+    procfs.mkdir(exist_ok=True)
+    if mdstat:
+        (procfs / "mdstat").write_text(mdstat)
     path.write_text(
-        f'[daemon]\nhost = "testhost"\ninterval = "1s"\nsysfs = "{sysfs}"\nstate_dir = "{state}"\n\n'
+        f'[daemon]\nhost = "testhost"\ninterval = "1s"\nsysfs = "{sysfs}"\nprocfs = "{procfs}"\n'
+        f'state_dir = "{state}"\n\n'
         f'[prometheus]\nlisten = "127.0.0.1:{port}"\n\n'
+        f'[smart]\nsmartctl = "{smartctl}"\ninterval = "1s"\n\n'
+        f'[storage]\nzpool = "{path.parent / "no-zpool"}"\n\n'
         f'[pcie]\ndmidecode = "/bin/true"\n\n{extra}'
     )
     return path

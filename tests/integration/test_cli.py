@@ -49,8 +49,9 @@ def test_once_json_has_collectors_and_gaps(tmp_path: Path) -> None:
     config = write_config(tmp_path / "c.toml", empty_sysfs(tmp_path / "sys"), tmp_path / "state", 9829)
     document = json.loads(run_physgap("once", "--config", str(config), "--format", "json").stdout)
     assert document["host"] == "testhost"
-    assert set(document["collectors"]) == {"nic", "pcie"}
-    assert {g["id"] for g in document["gaps"]} == {"P3", "P5"}
+    assert set(document["collectors"]) == {"nic", "pcie", "smart", "storage"}
+    assert all(c["success"] for c in document["collectors"].values())
+    assert {g["id"] for g in document["gaps"]} == {"P2", "P3", "P5"}
 
 
 # --- whole machines: sysfs trees shaped after real captures, through the real CLI -------------------------
