@@ -115,7 +115,47 @@ class ArrayReading:
     sync_progress_ratio: float | None = None  # 0..1 while a sync runs and reports progress
 
 
-Reading = LinkReading | PcieLinkReading | SlotReading | DriveReading | ArrayReading
+@dataclass(frozen=True)
+class UpsReading:
+    """One UPS as NUT (or an SNMP agent) reported it. Numbers are range-checked: an invalid one is None."""
+
+    ups: str  # "<name>@<host>:<port>" for NUT, the configured name (else host) for SNMP
+    source: str  # "nut" | "snmp"
+    up: bool  # the data is current: the server answered and the driver is connected and fresh
+    reason: str  # why not up: "DATA-STALE", "DRIVER-NOT-CONNECTED", "connection refused", ... ("" when up)
+    flags: tuple[str, ...]  # ups.status tokens as reported (OL, OB, LB, RB, FSD, HE, ...), unknown ones kept
+    manufacturer: str = ""
+    model: str = ""
+    serial: str = ""
+    driver: str = ""
+    battery_charge_ratio: float | None = None
+    battery_runtime_seconds: float | None = None
+    load_ratio: float | None = None
+    input_voltage_volts: float | None = None
+    output_voltage_volts: float | None = None
+    alarm: str = ""  # ups.alarm free text
+    shutdown_clients: int | None = None  # NUMLOGINS: attached upsmon instances; None when unknowable (SNMP)
+    local_upsmon: bool | None = None  # this host's upsmon.conf MONITORs it with a SHUTDOWNCMD; None unreadable
+
+    @property
+    def on_battery(self) -> bool:
+        return "OB" in self.flags
+
+    @property
+    def low_battery(self) -> bool:
+        return "LB" in self.flags
+
+    @property
+    def replace_battery(self) -> bool:
+        return "RB" in self.flags
+
+    @property
+    def critical(self) -> bool:
+        """What upsmon acts on: on battery with low battery, or forced shutdown."""
+        return (self.on_battery and self.low_battery) or "FSD" in self.flags
+
+
+Reading = LinkReading | PcieLinkReading | SlotReading | DriveReading | ArrayReading | UpsReading
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,53 @@
+"""The project's own small `.dev` dumps for dummy-ups (upsc format): one per UPS situation to tell apart.
+
+Values are modelled on real dumps (../shared/corpus/nut) but written here so the tests pass without the corpus.
+In `.dev` files NUT's config parser interprets `\\"` and `\\\\`, so ESCAPED's model is served as
+`Smart "X" 1\\2` and must reach the reading exactly so.
+"""
+
+from __future__ import annotations
+
+
+def dev(status: str, **values: str) -> str:
+    """A .dev text: identity lines, the given variables (dots written as __), then ups.status."""
+    lines = {
+        "ups.mfr": "American Power Conversion",
+        "ups.model": "Back-UPS XS 1000M",
+        "ups.serial": "3B1234X56789",
+        "battery.charge": "100",
+        "battery.runtime": "2580",
+        "ups.load": "17",
+        "input.voltage": "230.0",
+        "output.voltage": "230.0",
+    }
+    lines.update({key.replace("__", "."): value for key, value in values.items()})
+    body = "".join(f"{key}: {value}\n" for key, value in lines.items() if value is not None)
+    return body + f"ups.status: {status}\n"
+
+
+ONLINE = dev("OL")
+ON_BATTERY = dev("OB DISCHRG", battery__charge="80", battery__runtime="1500", input__voltage="0.0")
+LOW_BATTERY = dev("OB LB DISCHRG", battery__charge="9", battery__runtime="120", input__voltage="0.0")
+FSD = dev("FSD OB LB", battery__charge="5", battery__runtime="60", input__voltage="0.0")
+REPLACE_BATTERY = dev("OL CHRG RB", battery__charge="64")
+HE_ALARM = dev("OL HE ALARM", ups__alarm="Internal UPS fault!", ups__mfr="EATON", ups__model="5PX 2000")
+ESCAPED = dev("OL", ups__model='Smart \\"X\\" 1\\\\2', ups__mfr="Quote \\\"Co\\\"")
+BOGUS = dev("OL", battery__charge="255", battery__runtime="65535", ups__load="17")
+
+ESCAPED_MODEL = 'Smart "X" 1\\2'
+ESCAPED_MFR = 'Quote "Co"'
+
+# name -> (dev text, expected flags, expected numbers as UpsReading fields; None = must be absent)
+SCENARIOS: dict[str, tuple[str, tuple[str, ...], dict[str, float | None]]] = {
+    "online": (ONLINE, ("OL",), {"battery_charge_ratio": 1.0, "battery_runtime_seconds": 2580.0,
+                                 "load_ratio": 0.17, "input_voltage_volts": 230.0, "output_voltage_volts": 230.0}),
+    "onbattery": (ON_BATTERY, ("OB", "DISCHRG"), {"battery_charge_ratio": 0.8, "battery_runtime_seconds": 1500.0,
+                                                  "input_voltage_volts": 0.0}),
+    "lowbatt": (LOW_BATTERY, ("OB", "LB", "DISCHRG"), {"battery_charge_ratio": 0.09,
+                                                       "battery_runtime_seconds": 120.0}),
+    "fsd": (FSD, ("FSD", "OB", "LB"), {"battery_charge_ratio": 0.05, "battery_runtime_seconds": 60.0}),
+    "replbatt": (REPLACE_BATTERY, ("OL", "CHRG", "RB"), {"battery_charge_ratio": 0.64}),
+    "healarm": (HE_ALARM, ("OL", "HE", "ALARM"), {"load_ratio": 0.17}),
+    "escaped": (ESCAPED, ("OL",), {"battery_charge_ratio": 1.0}),
+    "bogus": (BOGUS, ("OL",), {"battery_charge_ratio": None, "battery_runtime_seconds": None, "load_ratio": 0.17}),
+}
