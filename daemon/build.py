@@ -9,6 +9,7 @@ from collectors.nic import NicCollector
 from collectors.pcie import PcieCollector
 from collectors.smart import SmartCollector
 from collectors.storage import StorageCollector
+from collectors.ups_nut import NutUpsCollector
 from daemon.config import Config
 from daemon.gaps import RULES
 from daemon.gaps.engine import evaluate
@@ -40,12 +41,22 @@ def build_jobs(config: Config) -> list[Job]:
         force_after=config.smart.force_after,
     )
     storage = StorageCollector(procfs=config.daemon.procfs, sysfs=sysfs, zpool=config.storage.zpool)
-    return [
+    ups = config.ups
+    ups_interval = config.interval_for(ups.interval)
+    nut = NutUpsCollector(servers=ups.nut, upsmon_conf=ups.upsmon_conf, autodetect=ups.autodetect and not ups.nut)
+    jobs = [
         Job(nic, config.interval_for(nics.interval), nics.timeout),
         Job(pcie, config.interval_for(config.pcie.interval), config.pcie.timeout),
         Job(smart, config.smart.interval, config.smart.timeout),
         Job(storage, config.interval_for(config.storage.interval), config.storage.timeout),
+        Job(nut, ups_interval, ups.timeout),
     ]
+    if ups.snmp:
+        # Imported only when configured: pysnmp costs ~6 MB and ~100 ms that a NUT-only host should not pay.
+        from collectors.ups_snmp import SnmpUpsCollector
+
+        jobs.append(Job(SnmpUpsCollector(targets=ups.snmp), ups_interval, ups.timeout))
+    return jobs
 
 
 def build_evaluator(config: Config) -> Evaluator:

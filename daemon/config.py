@@ -97,6 +97,16 @@ class StorageConfig:
 
 
 @dataclass(frozen=True)
+class UpsConfig:
+    nut: tuple[Mapping[str, Any], ...]  # [[ups.nut]] servers
+    snmp: tuple[Mapping[str, Any], ...]  # [[ups.snmp]] agents
+    autodetect: bool  # with no [[ups.nut]], try 127.0.0.1:3493
+    upsmon_conf: Path | None  # this host's upsmon.conf, for shutdown protection; None = do not read
+    interval: float | None
+    timeout: float
+
+
+@dataclass(frozen=True)
 class GapOverride:
     severity: str | None = None
     title: str | None = None
@@ -113,6 +123,7 @@ class Config:
     pcie: PcieConfig
     smart: SmartConfig
     storage: StorageConfig
+    ups: UpsConfig
     gaps: Mapping[str, GapOverride]
     # Sections whose collectors are not built yet: validated, kept raw for them.
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -322,11 +333,11 @@ SCHEMA: dict[str, dict[str, Check]] = {
         "port": _int_range(1, 65535),
         "community": _str,
         "community_file": _optional_path,
-        "version": _enum("1", "2c", "3"),
+        "version": _enum("1", "2c"),
         "name": _nonempty_str,
         "timeout": _duration,
     },
-    "ups": {"interval": _duration, "timeout": _duration, "upsmon_conf": _optional_path},
+    "ups": {"interval": _duration, "timeout": _duration, "upsmon_conf": _optional_path, "autodetect": _bool},
     "smart": {
         "smartctl": _nonempty_str,
         "devices": _smart_devices,
@@ -524,7 +535,8 @@ def _typed(source: str, values: dict[str, Any]) -> Config:
     smart = values.get("smart", {})
     storage = values.get("storage", {})
     gaps = values.get("gaps", {})
-    typed = {"daemon", "prometheus", "nics", "pcie", "smart", "storage", "gaps"}
+    ups = values.get("ups", {})
+    typed = {"daemon", "prometheus", "nics", "pcie", "smart", "storage", "gaps", "ups", "ups.nut", "ups.snmp"}
     extra = {k: v for k, v in values.items() if k not in typed}
     return Config(
         source=source,
@@ -567,6 +579,14 @@ def _typed(source: str, values: dict[str, Any]) -> Config:
             zpool=storage.get("zpool", "zpool"),
             interval=storage.get("interval"),
             timeout=storage.get("timeout", 30.0),
+        ),
+        ups=UpsConfig(
+            nut=tuple(values.get("ups.nut", ())),
+            snmp=tuple(values.get("ups.snmp", ())),
+            autodetect=ups.get("autodetect", True),
+            upsmon_conf=ups.get("upsmon_conf", Path("/etc/nut/upsmon.conf")),
+            interval=ups.get("interval"),
+            timeout=ups.get("timeout", 10.0),
         ),
         gaps={gap_id: GapOverride(**table) for gap_id, table in gaps.items()},
         extra=extra,

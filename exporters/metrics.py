@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.metrics_core import CounterMetricFamily
 
-from collectors.readings import ArrayReading, DriveReading, LinkReading, PcieLinkReading, SlotReading
+from collectors.readings import ArrayReading, DriveReading, LinkReading, PcieLinkReading, SlotReading, UpsReading
+from collectors.ups_nut import KNOWN_FLAGS
 from daemon import __version__
 from daemon.snapshot import View
 
@@ -22,6 +23,7 @@ MBIT_TO_BYTES = 1_000_000 / 8
 def metric_families(view: View) -> Iterator[Metric]:
     yield from _self_metrics(view)
     yield from _gap_metrics(view)
+    yield from _ups_metrics(view)
     yield from _nic_metrics(view)
     yield from _pcie_metrics(view)
     yield from _drive_metrics(view)
@@ -225,3 +227,57 @@ def _array_metrics(view: View) -> Iterator[Metric]:
         if array.sync_progress_ratio is not None:
             progress.add_metric(key, array.sync_progress_ratio)
     yield from (info, members, failed, redundancy, degraded, progress)
+
+
+def _ups_metrics(view: View) -> Iterator[Metric]:
+    upses = sorted(view.snapshot.readings(UpsReading), key=lambda u: u.ups)
+    labels = ["ups"]
+    up = GaugeMetricFamily("physgap_ups_up", "1 when the UPS's data is current (server answered, driver connected "
+                           "and fresh); 0 with the reason in the log and the report.", labels=labels)
+    info = GaugeMetricFamily("physgap_ups_info", "UPS identity; always 1.",
+                             labels=["ups", "manufacturer", "model", "serial", "driver", "source"])
+    status = GaugeMetricFamily("physgap_ups_status", "1 while the ups.status flag is set. Every known flag has a "
+                               "series (explicit 0); other tokens such as HE appear while present.",
+                               labels=["ups", "flag"])
+    on_battery = GaugeMetricFamily("physgap_ups_on_battery", "1 while running on battery (OB).", labels=labels)
+    low_battery = GaugeMetricFamily("physgap_ups_low_battery", "1 while the battery is low (LB).", labels=labels)
+    replace = GaugeMetricFamily("physgap_ups_replace_battery", "1 while the UPS asks for a new battery (RB).",
+                                labels=labels)
+    critical = GaugeMetricFamily("physgap_ups_critical", "1 when upsmon would shut down: on battery with low "
+                                 "battery, or forced shutdown (FSD).", labels=labels)
+    clients = GaugeMetricFamily("physgap_ups_shutdown_clients", "upsmon instances attached to this UPS (NUMLOGINS).",
+                                labels=labels)
+    protected = GaugeMetricFamily("physgap_ups_shutdown_protected", "1 when a upsmon is attached or this host's "
+                                  "upsmon.conf monitors the UPS with a SHUTDOWNCMD.", labels=labels)
+    numbers: list[tuple[GaugeMetricFamily, str]] = [
+        (GaugeMetricFamily("physgap_ups_battery_charge_ratio", "Battery charge.", labels=labels),
+         "battery_charge_ratio"),
+        (GaugeMetricFamily("physgap_ups_battery_runtime_seconds", "Estimated runtime on battery.", labels=labels),
+         "battery_runtime_seconds"),
+        (GaugeMetricFamily("physgap_ups_load_ratio", "Output load.", labels=labels), "load_ratio"),
+        (GaugeMetricFamily("physgap_ups_input_voltage_volts", "Input voltage.", labels=labels), "input_voltage_volts"),
+        (GaugeMetricFamily("physgap_ups_output_voltage_volts", "Output voltage.", labels=labels),
+         "output_voltage_volts"),
+    ]
+    for ups in upses:
+        key = [ups.ups]
+        up.add_metric(key, 1.0 if ups.up else 0.0)
+        info.add_metric([ups.ups, ups.manufacturer, ups.model, ups.serial, ups.driver, ups.source], 1.0)
+        if ups.shutdown_clients is not None:
+            clients.add_metric(key, float(ups.shutdown_clients))
+        if ups.shutdown_clients is not None or ups.local_upsmon is not None:
+            protected.add_metric(key, 1.0 if (ups.shutdown_clients or 0) >= 1 or ups.local_upsmon else 0.0)
+        if not ups.up:
+            continue
+        for flag in (*KNOWN_FLAGS, *(f for f in ups.flags if f not in KNOWN_FLAGS)):
+            status.add_metric([ups.ups, flag], 1.0 if flag in ups.flags else 0.0)
+        on_battery.add_metric(key, 1.0 if ups.on_battery else 0.0)
+        low_battery.add_metric(key, 1.0 if ups.low_battery else 0.0)
+        replace.add_metric(key, 1.0 if ups.replace_battery else 0.0)
+        critical.add_metric(key, 1.0 if ups.critical else 0.0)
+        for family, attribute in numbers:
+            value = getattr(ups, attribute)
+            if value is not None:
+                family.add_metric(key, float(value))
+    yield from (up, info, status, on_battery, low_battery, replace, critical, clients, protected)
+    yield from (family for family, _ in numbers)

@@ -142,6 +142,7 @@ def write_config(path: Path, sysfs: Path, state: Path, port: int, extra: str = "
         f'[prometheus]\nlisten = "127.0.0.1:{port}"\n\n'
         f'[smart]\nsmartctl = "{smartctl}"\ninterval = "1s"\n\n'
         f'[storage]\nzpool = "{path.parent / "no-zpool"}"\n\n'
+        f'[ups]\nautodetect = false\nupsmon_conf = ""\n\n'
         f'[pcie]\ndmidecode = "/bin/true"\n\n{extra}'
     )
     return path

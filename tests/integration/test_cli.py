@@ -49,9 +49,9 @@ def test_once_json_has_collectors_and_gaps(tmp_path: Path) -> None:
     config = write_config(tmp_path / "c.toml", empty_sysfs(tmp_path / "sys"), tmp_path / "state", 9829)
     document = json.loads(run_physgap("once", "--config", str(config), "--format", "json").stdout)
     assert document["host"] == "testhost"
-    assert set(document["collectors"]) == {"nic", "pcie", "smart", "storage"}
+    assert set(document["collectors"]) == {"nic", "pcie", "smart", "storage", "ups"}
     assert all(c["success"] for c in document["collectors"].values())
-    assert {g["id"] for g in document["gaps"]} == {"P2", "P3", "P5"}
+    assert {g["id"] for g in document["gaps"]} == {"P1", "P2", "P3", "P5"}
 
 
 # --- whole machines: sysfs trees shaped after real captures, through the real CLI -------------------------
@@ -78,8 +78,11 @@ def test_report_on_the_ms01_names_the_unused_sfp_ports(tmp_path: Path) -> None:
     assert "| Resolved | resolved |" in p5  # every MS-01 slot the kernel shows is occupied
 
     low = run_physgap("report", "--config", str(config), "--fail-on", "low")
-    assert low.returncode == 1 and "1 open gap(s) at low or worse: P3" in low.stderr
-    assert run_physgap("report", "--config", str(config), "--fail-on", "high").returncode == 0
+    # P1 is open too: this test host has no UPS.
+    assert low.returncode == 1 and "2 open gap(s) at low or worse: P1, P3" in low.stderr
+    high = run_physgap("report", "--config", str(config), "--fail-on", "high")
+    assert high.returncode == 1 and "1 open gap(s) at high or worse: P1" in high.stderr
+    assert run_physgap("report", "--config", str(config), "--fail-on", "critical").returncode == 0
 
 
 def test_report_json_on_the_zimaboard_opens_p5(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from collectors.readings import (
     PcieLinkReading,
     SlotReading,
     SlotScan,
+    UpsReading,
 )
 from daemon.config import GapOverride
 from daemon.gaps import RULES
@@ -231,3 +232,54 @@ def test_p2_unknown_when_smart_failed_or_nothing_is_known() -> None:
     assert stripe.open and stripe.severity == "critical"
     vm = p2((), (drive("vda", None, state="unsupported"),))
     assert vm.status == "unknown" and vm.reason == "no array found and no drive reports SMART data"
+
+
+# --- P1: UPS and shutdown protection ------------------------------------------------------------------------
+
+
+def ups(name: str, flags: tuple[str, ...] = ("OL",), up: bool = True, clients: int | None = 1,
+        local: bool | None = None, reason: str = "") -> UpsReading:
+    return UpsReading(ups=name, source="nut", up=up, reason=reason, flags=flags if up else (),
+                      shutdown_clients=clients, local_upsmon=local)
+
+
+def p1(*readings: AnyReading, error: str = "") -> Gap:
+    snap = snapshot(nic=(), pcie=PCIE_OK, ups=error or readings)
+    return next(g for g in evaluate(snap, RULES, {}, CTX) if g.id == "P1")
+
+
+def test_protected_ups_on_mains_resolves_p1() -> None:
+    gap_p1 = p1(ups("ups@127.0.0.1:3493"))
+    assert gap_p1.status == "resolved"
+    assert gap_p1.evidence == ("ups@127.0.0.1:3493 OL, 1 upsmon attached",)
+
+
+def test_no_ups_at_all_opens_p1_high() -> None:
+    gap_p1 = p1()
+    assert (gap_p1.status, gap_p1.severity) == ("open", "high")
+    assert gap_p1.evidence == ("no reachable UPS (no NUT server answered on 127.0.0.1:3493 and none is configured)",)
+
+
+def test_unreachable_or_stale_ups_opens_p1_with_the_reason() -> None:
+    gap_p1 = p1(ups("ups@nas:3493", up=False, reason="DATA-STALE"))
+    assert gap_p1.open and gap_p1.severity == "high"
+    assert gap_p1.evidence == ("no reachable UPS (ups@nas:3493: DATA-STALE)",)
+    failed = p1(error="every NUT server failed: connection refused")
+    assert failed.open and "ups: every NUT server failed: connection refused" in failed.evidence[0]
+
+
+def test_ups_without_upsmon_has_no_shutdown_protection() -> None:
+    gap_p1 = p1(ups("ups@127.0.0.1:3493", clients=0, local=False))
+    assert (gap_p1.status, gap_p1.severity) == ("open", "high")
+    assert gap_p1.evidence == ("ups@127.0.0.1:3493: no upsmon attached",)
+    assert p1(ups("ups@127.0.0.1:3493", clients=0, local=True)).status == "resolved"
+
+
+def test_on_battery_low_battery_fsd_and_replace_battery_are_critical() -> None:
+    for flags, why in ((("OB", "LB", "DISCHRG"), "on battery, battery low"), (("FSD", "OB", "LB"), "forced shutdown"),
+                       (("OL", "RB"), "asks for battery replacement")):
+        gap_p1 = p1(ups("ups@127.0.0.1:3493", flags=flags))
+        assert (gap_p1.open, gap_p1.severity) == (True, "critical")
+        assert gap_p1.evidence == (f"ups@127.0.0.1:3493 {' '.join(flags)}: {why}",)
+    on_battery_only = p1(ups("ups@127.0.0.1:3493", flags=("OB", "DISCHRG")))
+    assert on_battery_only.status == "resolved"  # on battery with charge left: upsmon waits, so do we
