@@ -67,8 +67,9 @@ class DriveReading:
     """One drive as smartctl --json described it, with physgap's own verdict.
 
     `state` says how fresh it is: "read" (data from this check), "standby" (the disk was asleep and was
-    not woken: the counters are those of the last read, `read_at` says when), "unsupported" (a VM disk,
-    a RAID volume, anything without SMART: never a failure).
+    not woken: the counters are those of the last read, `read_at` says when), "unreachable" (the last
+    query failed: open failed, timeout, garbage; the values are the last read's), "unsupported" (a VM
+    disk, a RAID volume, anything without SMART: never a failure).
     """
 
     drive: str  # stable identity: "wwn-0x5000c500a1b2c3d4", else "model_serial" (NVMe: EUI-64 when given)
@@ -78,7 +79,7 @@ class DriveReading:
     model: str
     serial: str
     rotational: bool | None  # None when the drive does not say (NVMe and SSDs are False)
-    state: str  # "read" | "standby" | "unsupported"
+    state: str  # "read" | "standby" | "unreachable" | "unsupported"
     health: int | None  # 0 ok, 1 warning, 2 failing; None when unsupported or never read
     evidence: tuple[str, ...]  # why the verdict is what it is, e.g. "5592 pending sectors (was 0)"
     smart_passed: bool | None  # the drive's own overall self-assessment
@@ -148,6 +149,20 @@ class UpsReading:
     @property
     def replace_battery(self) -> bool:
         return "RB" in self.flags
+
+    @property
+    def shutdown_protected(self) -> bool | None:
+        """Whether this host would be shut down cleanly by this UPS; None when that cannot be known.
+
+        This host's upsmon.conf decides when it is readable: a upsmon attached from another machine
+        (NUMLOGINS) protects that machine, not this one. Only when the file cannot be read does an attached
+        upsmon count, as the best evidence there is.
+        """
+        if self.local_upsmon is not None:
+            return self.local_upsmon
+        if self.shutdown_clients is None:
+            return None
+        return self.shutdown_clients >= 1
 
     @property
     def critical(self) -> bool:

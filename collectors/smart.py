@@ -493,7 +493,12 @@ class SmartCollector:
             memory.problem = category
             kept = "keeping its last reading" if memory.last is not None else "no earlier reading to report"
             ctx.log.warning("smart: %s; %s", self._scrub(reason, memory), kept)
-        return memory.last
+        last = memory.last
+        if last is None or last.state == "unsupported":
+            return last
+        # The verdict stays (it is the last one known) but the reading says the drive did not answer, so
+        # neither a metric nor P2 can present it as freshly healthy.
+        return dataclasses.replace(last, state="unreachable")
 
     def _remember(self, target: _Target, identity: str, rotational: bool | None) -> None:
         devices = self._devices if self._devices is not None else {}

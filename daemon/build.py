@@ -3,6 +3,7 @@ collector reads which config section."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from collectors.nic import NicCollector
@@ -10,12 +11,45 @@ from collectors.pcie import PcieCollector
 from collectors.smart import SmartCollector
 from collectors.storage import StorageCollector
 from collectors.ups_nut import NutUpsCollector
-from daemon.config import Config
+from daemon.config import Config, ConfigError, ConfigProblem
 from daemon.gaps import RULES
 from daemon.gaps.engine import evaluate
 from daemon.gaps.model import Gap, RuleContext
 from daemon.scheduler import Job
 from daemon.snapshot import Evaluator, Snapshot
+
+log = logging.getLogger("physgap")
+
+# Contract sections whose collectors or exporters are not built yet: accepted, so one file serves later
+# releases, but said out loud so nobody believes MQTT or the AMT probe is running.
+NOT_IMPLEMENTED = {"mqtt": "MQTT publishing", "oob.targets": "out-of-band (AMT/IPMI) probing (gap P6)",
+                   "hosts": "compute-host probing (gap P4)", "switch": "switch port polling"}
+
+
+def not_implemented(config: Config) -> list[str]:
+    return [f"[{name}] is configured but {what} is not implemented yet; the section is ignored"
+            for name, what in NOT_IMPLEMENTED.items() if config.extra.get(name)]
+
+
+def checked_jobs(config: Config) -> list[Job]:
+    """build_jobs plus what the schema cannot see: gap ids that exist, values a collector refuses.
+
+    Raises ConfigError, so `check-config`, startup (exit 2) and SIGHUP (old config kept) all say the same.
+    """
+    problems: list[ConfigProblem] = []
+    known = {rule.id for rule in RULES}
+    for gap_id in config.gaps:
+        if gap_id not in known:
+            problems.append(ConfigProblem(config.source, None, f"gaps.{gap_id}",
+                                          f"no such gap (known: {', '.join(sorted(known))})"))
+    jobs: list[Job] = []
+    try:
+        jobs = build_jobs(config)
+    except ValueError as exc:
+        problems.append(ConfigProblem(config.source, None, "-", str(exc)))
+    if problems:
+        raise ConfigError(problems)
+    return jobs
 
 
 def build_jobs(config: Config) -> list[Job]:

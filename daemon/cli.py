@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from daemon import __version__, logs
-from daemon.build import build_evaluator, build_jobs
-from daemon.config import DEFAULT_CONFIG_PATH, Config, ConfigError, load_config
+from daemon.build import build_evaluator, checked_jobs, not_implemented
+from daemon.config import DEFAULT_CONFIG_PATH, Config, ConfigError, load_config, resolve_config_path
 from daemon.report import failing, gaps_json, markdown, snapshot_json
-from daemon.scheduler import Scheduler
+from daemon.scheduler import Job, Scheduler
 from daemon.severity import SEVERITIES
 from daemon.snapshot import SnapshotStore, View
 
@@ -60,23 +60,21 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _config_path(arg: Path | None) -> Path | None:
-    if arg is not None:
-        return arg
-    return DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.exists() else None
-
-
-def _load(arg: Path | None) -> Config | None:
+def _load(path: Path | None) -> tuple[Config, list[Job]] | None:
     try:
-        return load_config(_config_path(arg))
+        config = load_config(path)
+        jobs = checked_jobs(config)
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return None
+    for warning in not_implemented(config):
+        print(f"{config.source}: warning: {warning}", file=sys.stderr)
+    return config, jobs
 
 
-def collect_once(config: Config) -> View:
-    jobs = build_jobs(config)
+def collect_once(config: Config, jobs: list[Job] | None = None) -> View:
+    jobs = jobs if jobs is not None else checked_jobs(config)
     store = SnapshotStore(config.daemon.host, build_evaluator(config), [j.name for j in jobs])
     try:
         config.daemon.state_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
@@ -91,25 +89,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.setup(args.log_level, args.log_format)
 
     if args.command == "check-config":
-        try:
-            config = load_config(args.file)
-        except ConfigError as exc:
-            for problem in exc.problems:
-                print(problem, file=sys.stderr)
+        checked = _load(args.file)
+        if checked is None:
             return 2
-        print(f"{config.source}: OK")
+        print(f"{checked[0].source}: OK")
         return 0
 
     if args.command == "run":
         from daemon.runtime import Daemon  # keeps `once`/`report` free of the HTTP stack
 
-        return Daemon(_config_path(args.config), listen=args.listen, web_config=args.web_config,
+        return Daemon(args.config, listen=args.listen, web_config=args.web_config,
                       telemetry_path=args.telemetry_path).run()
 
-    loaded = _load(args.config)
+    loaded = _load(resolve_config_path(args.config))
     if loaded is None:
         return 2
-    view = collect_once(loaded)
+    view = collect_once(*loaded)
 
     if args.command == "once":
         if args.format == "json":

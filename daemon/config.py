@@ -277,17 +277,23 @@ def _globs(value: Any) -> tuple[str, ...]:
 _severity = _enum(*SEVERITIES)
 
 
-def _smart_devices(value: Any) -> list[dict[str, str]]:
+def _smart_devices(value: Any) -> list[dict[str, Any]]:
     if not isinstance(value, list):
         raise ValueError('expected a list such as [{ device = "/dev/sda", type = "sat" }]')
-    devices: list[dict[str, str]] = []
+    devices: list[dict[str, Any]] = []
     for entry in value:
         if isinstance(entry, str):
             devices.append({"device": entry})
-        elif isinstance(entry, dict) and all(isinstance(v, (str, bool)) for v in entry.values()):
+        elif isinstance(entry, dict):
             unknown = set(entry) - {"device", "type", "ignore"}
             if unknown or "device" not in entry:
                 raise ValueError("each entry needs device and may have type and ignore")
+            if not isinstance(entry["device"], str) or not entry["device"]:
+                raise ValueError("device must be a path such as \"/dev/sda\"")
+            if "type" in entry and (not isinstance(entry["type"], str) or not entry["type"]):
+                raise ValueError(f"{entry['device']}: type must be a smartctl -d type such as \"sat\"")
+            if "ignore" in entry and not isinstance(entry["ignore"], bool):
+                raise ValueError(f"{entry['device']}: ignore must be true or false")
             devices.append(dict(entry))
         else:
             raise ValueError("each entry must be a device path or a { device, type } table")
@@ -326,6 +332,7 @@ SCHEMA: dict[str, dict[str, Check]] = {
         "username": _str,
         "password_file": _optional_path,
         "starttls": _bool,
+        "ca_file": _optional_path,
         "timeout": _duration,
     },
     "ups.snmp[]": {
@@ -418,6 +425,14 @@ def _locate(text: str, section: str | None, index: int | None, key: str | None) 
 
 # ---------------------------------------------------------------------------------------------------------
 # Loading
+
+
+def resolve_config_path(arg: Path | None) -> Path | None:
+    """The file to read: the one asked for, else the default when it exists (checked on every (re)load, so
+    a config written after the daemon started is picked up by SIGHUP), else None for auto-detection."""
+    if arg is not None:
+        return arg
+    return DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.exists() else None
 
 
 def load_config(path: Path | None) -> Config:

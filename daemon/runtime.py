@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from daemon.build import build_evaluator, build_jobs
-from daemon.config import Config, ConfigError, load_config, parse_listen_address
-from daemon.scheduler import Scheduler
+from daemon.build import build_evaluator, checked_jobs, not_implemented
+from daemon.config import Config, ConfigError, load_config, parse_listen_address, resolve_config_path
+from daemon.scheduler import Job, Scheduler
 from daemon.sdnotify import Notifier
 from daemon.snapshot import SnapshotStore
 from exporters.http import BindError, HttpServer, serve
@@ -32,6 +32,19 @@ class WebSettings:
     listen: str
     web_config: Path | None
     telemetry_path: str
+    # The web.yml's mtime and size: a rotated password hash or certificate path under the same file name
+    # must count as a change on SIGHUP.
+    web_config_stamp: tuple[int, int] | None = None
+
+
+def _stamp(path: Path | None) -> tuple[int, int] | None:
+    if path is None:
+        return None
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_mtime_ns, info.st_size
 
 
 class Daemon:
@@ -65,10 +78,12 @@ class Daemon:
     # -- lifecycle -------------------------------------------------------------------------------------
 
     def _web_settings(self, config: Config) -> WebSettings:
+        web_config = self._web_config_flag or config.prometheus.web_config
         return WebSettings(
             listen=self._listen_flag or config.prometheus.listen,
-            web_config=self._web_config_flag or config.prometheus.web_config,
+            web_config=web_config,
             telemetry_path=self._telemetry_path,
+            web_config_stamp=_stamp(web_config),
         )
 
     def _start_http(self, settings: WebSettings, store: SnapshotStore) -> HttpServer:
@@ -86,21 +101,19 @@ class Daemon:
         signal.signal(signal.SIGINT, self._on_stop)
         signal.signal(signal.SIGHUP, self._on_reload)
         try:
-            config = load_config(self._config_path)
+            config, jobs = self._load()
         except ConfigError as exc:
             for problem in exc.problems:
                 log.error("%s", problem)
             return 2
         _prepare_state_dir(config.daemon.state_dir)
-        store = SnapshotStore(config.daemon.host, build_evaluator(config),
-                              [job.name for job in build_jobs(config)])
+        store = SnapshotStore(config.daemon.host, build_evaluator(config), [job.name for job in jobs])
         web_settings = self._web_settings(config)
         try:
             http = self._start_http(web_settings, store)
         except (ValueError, WebConfigError, BindError) as exc:
             log.error("%s", exc)
             return 2
-        jobs = build_jobs(config)
         scheduler = Scheduler(jobs, store, config.daemon.state_dir)
 
         scheduler.start()
@@ -143,6 +156,14 @@ class Daemon:
             with contextlib.suppress(BlockingIOError):
                 self._wake_r.recv(4096)
 
+    def _load(self) -> tuple[Config, list[Job]]:
+        """Config plus its collectors, or ConfigError: nothing is started or stopped before both exist."""
+        config = load_config(resolve_config_path(self._config_path))
+        jobs = checked_jobs(config)
+        for warning in not_implemented(config):
+            log.warning("%s", warning)
+        return config, jobs
+
     def _textfile_pending(self, config: Config, store: SnapshotStore, written_version: int) -> bool:
         return config.prometheus.textfile is not None and store.current().version != written_version
 
@@ -160,7 +181,7 @@ class Daemon:
                 store: SnapshotStore) -> tuple[Config, Scheduler, HttpServer, WebSettings]:
         self._notifier.reloading()
         try:
-            new_config = load_config(self._config_path)
+            new_config, jobs = self._load()
         except ConfigError as exc:
             log.error("reload refused, the running configuration stays in force:\n%s", exc)
             self._notifier.ready("reload refused: bad configuration")
@@ -168,16 +189,27 @@ class Daemon:
         new_settings = self._web_settings(new_config)
         if new_settings != web_settings:
             try:
-                new_http = self._start_http(new_settings, store)
+                parse_listen_address(new_settings.listen)
+                if new_settings.web_config:
+                    load_web_config(new_settings.web_config)
+                if new_settings.listen == web_settings.listen:
+                    # Same socket address: the old listener must go before the new one can bind.
+                    http.shutdown()
+                    try:
+                        new_http = self._start_http(new_settings, store)
+                    except BindError:
+                        http = self._start_http(web_settings, store)
+                        raise
+                else:
+                    new_http = self._start_http(new_settings, store)
+                    http.shutdown()
             except (ValueError, WebConfigError, BindError) as exc:
                 log.error("reload refused, the running configuration stays in force: %s", exc)
                 self._notifier.ready("reload refused: bad web settings")
                 return config, scheduler, http, web_settings
-            http.shutdown()
             http = new_http
         scheduler.stop(STOP_WAIT_SECONDS)
         _prepare_state_dir(new_config.daemon.state_dir)
-        jobs = build_jobs(new_config)
         store.reconfigure(new_config.daemon.host, build_evaluator(new_config), [j.name for j in jobs])
         scheduler = Scheduler(jobs, store, new_config.daemon.state_dir)
         scheduler.start()

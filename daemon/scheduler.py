@@ -48,6 +48,7 @@ class _Supervisor:
     def __init__(self, job: Job, store: SnapshotStore, state_dir: Path, stop: threading.Event) -> None:
         self.job = job
         self._store = store
+        self._generation = store.generation
         self._state_dir = state_dir
         self._stop = stop
         self._worker: threading.Thread | None = None
@@ -110,7 +111,7 @@ class _Supervisor:
         self._last_error = "" if ok else error
         self._store.record(CollectorStatus(
             name=self.job.name, success=ok, error=error, duration_seconds=duration, last_run=finished,
-            last_success=self._last_success, readings=readings))
+            last_success=self._last_success, readings=readings), self._generation)
 
 
 def _work(collector: Collector, ctx: RunContext, outcome: _Outcome) -> None:

@@ -62,14 +62,21 @@ class SnapshotStore:
         self._evaluate = evaluate
         snapshot = Snapshot(host, time.time(), MappingProxyType({n: CollectorStatus(n, None) for n in collector_names}))
         self._view = View(snapshot, evaluate(snapshot), 0)
+        # Bumped on every reconfigure: a collector run of the previous configuration that finishes late
+        # (stuck past its scheduler's stop) must not write into the new one.
+        self.generation = 0
 
     def current(self) -> View:
         # A plain attribute read: the reference swap in _swap is atomic, so readers need no lock.
         return self._view
 
-    def record(self, status: CollectorStatus) -> None:
+    def record(self, status: CollectorStatus, generation: int | None = None) -> None:
         """Put one collector's newest result in place and re-evaluate the gaps."""
         with self._lock:
+            if generation is not None and generation != self.generation:
+                return
+            if status.name not in self._view.snapshot.collectors:
+                return
             collectors = dict(self._view.snapshot.collectors)
             collectors[status.name] = status
             self._swap(collectors, self._view.snapshot.host)
@@ -77,6 +84,7 @@ class SnapshotStore:
     def reconfigure(self, host: str, evaluate: Evaluator, collector_names: Iterable[str]) -> None:
         """After a reload: keep results of collectors that still exist, add new ones as not yet run."""
         with self._lock:
+            self.generation += 1
             self._evaluate = evaluate
             old = self._view.snapshot.collectors
             collectors = {n: old.get(n, CollectorStatus(n, None)) for n in collector_names}

@@ -21,6 +21,25 @@ MBIT_TO_BYTES = 1_000_000 / 8
 
 
 def metric_families(view: View) -> Iterator[Metric]:
+    for family in _families(view):
+        yield _without_duplicates(family)
+
+
+def _without_duplicates(family: Metric) -> Metric:
+    """Drop repeated label sets (two config entries naming the same UPS, an md array and a ZFS pool of the
+    same name): Prometheus would keep an arbitrary one of them, so keep the first, deterministically."""
+    seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+    unique = []
+    for sample in family.samples:
+        key = (sample.name, tuple(sorted(sample.labels.items())))
+        if key not in seen:
+            seen.add(key)
+            unique.append(sample)
+    family.samples = unique
+    return family
+
+
+def _families(view: View) -> Iterator[Metric]:
     yield from _self_metrics(view)
     yield from _gap_metrics(view)
     yield from _ups_metrics(view)
@@ -155,6 +174,9 @@ def _drive_metrics(view: View) -> Iterator[Metric]:
                                "physgap's verdict: 0 ok, 1 warning (degrading), 2 failing. Unlike smart_passed "
                                "it counts pending, reallocated and uncorrectable sectors and their growth.",
                                labels=["drive"])
+    reachable = GaugeMetricFamily("physgap_drive_reachable",
+                                  "0 when the last query got no usable answer (open failed, timeout, garbage); the "
+                                  "other values are then the last read's.", labels=["drive"])
     standby = GaugeMetricFamily("physgap_drive_standby",
                                 "1 when the disk was asleep at the last check and was not woken; its other "
                                 "values are from the last read (see reading_age_seconds).", labels=["drive"])
@@ -188,6 +210,7 @@ def _drive_metrics(view: View) -> Iterator[Metric]:
         supported.add_metric(key, 0.0 if drive.state == "unsupported" else 1.0)
         if drive.state == "unsupported":
             continue
+        reachable.add_metric(key, 0.0 if drive.state == "unreachable" else 1.0)
         standby.add_metric(key, 1.0 if drive.state == "standby" else 0.0)
         if drive.read_at is not None:
             age.add_metric(key, max(0.0, now - drive.read_at))
@@ -199,14 +222,14 @@ def _drive_metrics(view: View) -> Iterator[Metric]:
             value = getattr(drive, attribute)
             if value is not None:
                 family.add_metric(key, float(value))
-    yield from (info, supported, passed, health, standby, age)
+    yield from (info, supported, passed, health, reachable, standby, age)
     yield from (family for family, _ in values)
 
 
 def _array_metrics(view: View) -> Iterator[Metric]:
     arrays = sorted(view.snapshot.readings(ArrayReading), key=lambda a: (a.kind, a.array))
     info = GaugeMetricFamily("physgap_array_info", "md array or ZFS pool; always 1.",
-                             labels=["array", "kind", "level", "state", "sync_action"])
+                             labels=["array", "kind", "level"])
     members = GaugeMetricFamily("physgap_array_members", "Member drives, failed ones included.", labels=["array"])
     failed = GaugeMetricFamily("physgap_array_failed_members", "Members missing, faulted or removed.",
                                labels=["array"])
@@ -215,17 +238,17 @@ def _array_metrics(view: View) -> Iterator[Metric]:
                                    labels=["array"])
     degraded = GaugeMetricFamily("physgap_array_degraded", "1 while the array runs degraded.", labels=["array"])
     progress = GaugeMetricFamily("physgap_array_sync_progress_ratio",
-                                 "Progress of the running resync, recovery, resilver or scrub (info's sync_action).",
-                                 labels=["array"])
+                                 "Progress of the running resync, recovery, resilver or scrub; absent when idle.",
+                                 labels=["array", "action"])
     for array in arrays:
         key = [array.array]
-        info.add_metric([array.array, array.kind, array.level, array.state, array.sync_action], 1.0)
+        info.add_metric([array.array, array.kind, array.level], 1.0)
         members.add_metric(key, float(len(array.members)))
         failed.add_metric(key, float(len(array.failed_members)))
         redundancy.add_metric(key, float(array.redundancy))
         degraded.add_metric(key, 1.0 if array.degraded else 0.0)
         if array.sync_progress_ratio is not None:
-            progress.add_metric(key, array.sync_progress_ratio)
+            progress.add_metric([array.array, array.sync_action], array.sync_progress_ratio)
     yield from (info, members, failed, redundancy, degraded, progress)
 
 
@@ -247,8 +270,9 @@ def _ups_metrics(view: View) -> Iterator[Metric]:
                                  "battery, or forced shutdown (FSD).", labels=labels)
     clients = GaugeMetricFamily("physgap_ups_shutdown_clients", "upsmon instances attached to this UPS (NUMLOGINS).",
                                 labels=labels)
-    protected = GaugeMetricFamily("physgap_ups_shutdown_protected", "1 when a upsmon is attached or this host's "
-                                  "upsmon.conf monitors the UPS with a SHUTDOWNCMD.", labels=labels)
+    protected = GaugeMetricFamily("physgap_ups_shutdown_protected", "1 when this host's upsmon.conf monitors the "
+                                  "UPS with a SHUTDOWNCMD (or, when that file is unreadable, a upsmon is attached).",
+                                  labels=labels)
     numbers: list[tuple[GaugeMetricFamily, str]] = [
         (GaugeMetricFamily("physgap_ups_battery_charge_ratio", "Battery charge.", labels=labels),
          "battery_charge_ratio"),
@@ -265,8 +289,8 @@ def _ups_metrics(view: View) -> Iterator[Metric]:
         info.add_metric([ups.ups, ups.manufacturer, ups.model, ups.serial, ups.driver, ups.source], 1.0)
         if ups.shutdown_clients is not None:
             clients.add_metric(key, float(ups.shutdown_clients))
-        if ups.shutdown_clients is not None or ups.local_upsmon is not None:
-            protected.add_metric(key, 1.0 if (ups.shutdown_clients or 0) >= 1 or ups.local_upsmon else 0.0)
+        if ups.shutdown_protected is not None:
+            protected.add_metric(key, 1.0 if ups.shutdown_protected else 0.0)
         if not ups.up:
             continue
         for flag in (*KNOWN_FLAGS, *(f for f in ups.flags if f not in KNOWN_FLAGS)):

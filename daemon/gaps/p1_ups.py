@@ -14,12 +14,7 @@ UPS_COLLECTORS = ("ups", "ups_snmp")
 
 
 def protected(ups: UpsReading) -> bool | None:
-    """True when a upsmon is attached (NUMLOGINS) or this host's upsmon.conf watches it; None if unknowable."""
-    if (ups.shutdown_clients or 0) >= 1 or ups.local_upsmon:
-        return True
-    if ups.shutdown_clients is None and ups.local_upsmon is None:
-        return None
-    return False
+    return ups.shutdown_protected
 
 
 def evaluate(snapshot: Snapshot, ctx: RuleContext) -> Finding:
@@ -50,8 +45,12 @@ def evaluate(snapshot: Snapshot, ctx: RuleContext) -> Finding:
     evidence = list(critical)
     if not any(protected(u) for u in reachable):
         for ups in unprotected:
-            why = ("shutdown protection unknown (no upsmon seen through NUT)" if protected(ups) is None
-                   else "no upsmon attached")
+            if protected(ups) is None:
+                why = "shutdown protection unknown (no upsmon seen through NUT)"
+            elif ups.local_upsmon is False:
+                why = "this host's upsmon.conf does not monitor it with a SHUTDOWNCMD"
+            else:
+                why = "no upsmon attached"
             evidence.append(f"{ups.ups}: {why}")
     for ups in upses:
         if not ups.up:

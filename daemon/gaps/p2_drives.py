@@ -51,12 +51,19 @@ def evaluate(snapshot: Snapshot, ctx: RuleContext) -> Finding:
         return Finding.unknown(f"smart collector failed: {smart.error}")
     if smart is not None and smart.success is None:
         return Finding.unknown("waiting for the first smart collection")
-    judged = [d for d in drives if d.health is not None]
+    silent = [d for d in drives if d.state == "unreachable" and not any(
+        d.kernel_name and d.kernel_name in a.members and a.redundancy >= 1 for a in arrays)]
+    if silent:
+        names = ", ".join(f"{d.device} {d.model}".strip() for d in silent)
+        return Finding.unknown(f"drive(s) without redundancy not answering SMART queries: {names}")
+    judged = [d for d in drives if d.health is not None and d.state != "unreachable"]
     if not arrays and not judged:
         return Finding.unknown("no array found and no drive reports SMART data")
     summary = [f"{a.array} ({a.kind} {a.level}) survives {a.redundancy} drive failure(s)" for a in arrays]
     if judged:
         summary.append(f"{len(judged)} drive(s) healthy")
+    if not arrays:
+        summary.append(f'no md array or ZFS pool on this host (role "{ctx.role}"; role "nas" requires one)')
     return Finding(False, tuple(summary))
 
 

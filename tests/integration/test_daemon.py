@@ -110,6 +110,21 @@ def test_sighup_with_bad_config_keeps_serving(config: tuple[Path, int],
     assert "configuration reloaded" in log
 
 
+def test_sighup_with_a_value_a_collector_refuses_keeps_serving(config: tuple[Path, int],
+                                                              daemon_factory: list[DaemonProcess]) -> None:
+    path, port = config
+    daemon = start_daemon(path, port)
+    daemon_factory.append(daemon)
+    path.write_text(path.read_text() + '\n[[ups.nut]]\nhost = "127.0.0.1"\nups = "my ups"\n')
+    daemon.proc.send_signal(signal.SIGHUP)
+    time.sleep(1.0)
+    assert daemon.proc.poll() is None
+    assert http_get(daemon.url + "/metrics")[0] == 200
+    assert daemon.stop() == 0
+    log = daemon.stderr()
+    assert "reload refused" in log and "'my ups' is not a NUT UPS name" in log and "Traceback" not in log
+
+
 def test_port_in_use_is_a_clear_error(config: tuple[Path, int], daemon_factory: list[DaemonProcess]) -> None:
     path, port = config
     daemon_factory.append(start_daemon(path, port))
@@ -196,4 +211,37 @@ def test_textfile_is_written_and_promtool_clean(tmp_path: Path, daemon_factory: 
     assert [p.name for p in textfile.parent.iterdir()] == ["physgap.prom"]  # no temp files left behind
     lint = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True, check=False)
     assert (lint.returncode, lint.stdout + lint.stderr) == (0, "")
+    assert daemon.stop() == 0
+
+
+def test_sighup_rereads_a_changed_web_config(tmp_path: Path, daemon_factory: list[DaemonProcess]) -> None:
+    """A rotated password in the same web.yml takes effect on reload, on the same port."""
+    pki = make_pki(tmp_path)
+    web = tmp_path / "web.yml"
+
+    def write_web(password: bytes) -> None:
+        hashed = bcrypt.hashpw(password, bcrypt.gensalt(rounds=4)).decode()
+        web.write_text(f"tls_server_config:\n  cert_file: {pki.server_cert}\n  key_file: {pki.server_key}\n"
+                       f"basic_auth_users:\n  prom: {hashed}\n")
+
+    write_web(b"old-password")
+    port = free_port()
+    path = write_config(tmp_path / "physgap.toml", empty_sysfs(tmp_path / "sys"), tmp_path / "state", port)
+    path.write_text(path.read_text().replace("[prometheus]\n", f'[prometheus]\nweb_config = "{web}"\n'))
+    daemon = start_daemon(path, port, scheme="https")
+    daemon_factory.append(daemon)
+    url = f"https://localhost:{port}/metrics"
+    assert _get(url, pki.ca, ("prom", "old-password")) == 200
+    write_web(b"new-password")
+    daemon.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            if _get(url, pki.ca, ("prom", "new-password")) == 200:
+                break
+        except OSError:
+            pass  # the listener is being replaced
+        time.sleep(0.1)
+    assert _get(url, pki.ca, ("prom", "new-password")) == 200
+    assert _get(url, pki.ca, ("prom", "old-password")) == 401
     assert daemon.stop() == 0

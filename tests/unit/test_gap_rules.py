@@ -224,6 +224,13 @@ def test_healthy_mirror_resolves_p2_with_a_summary() -> None:
     assert gap_p2.evidence == ("md0 (md raid1) survives 1 drive failure(s)", "2 drive(s) healthy")
 
 
+def test_single_healthy_drive_on_a_compute_host_says_what_was_judged() -> None:
+    gap_p2 = p2((), (drive("nvme0n1", 0),), role="compute")
+    assert gap_p2.status == "resolved"
+    assert gap_p2.evidence == ("1 drive(s) healthy",
+                               'no md array or ZFS pool on this host (role "compute"; role "nas" requires one)')
+
+
 def test_p2_unknown_when_smart_failed_or_nothing_is_known() -> None:
     failed = p2((array("md0", "raid1", ("sda", "sdb"), 1),), "smartctl: program not found")
     assert failed.status == "unknown" and failed.reason == "smart collector failed: smartctl: program not found"
@@ -269,10 +276,24 @@ def test_unreachable_or_stale_ups_opens_p1_with_the_reason() -> None:
 
 
 def test_ups_without_upsmon_has_no_shutdown_protection() -> None:
-    gap_p1 = p1(ups("ups@127.0.0.1:3493", clients=0, local=False))
+    gap_p1 = p1(ups("ups@127.0.0.1:3493", clients=0, local=None))
     assert (gap_p1.status, gap_p1.severity) == ("open", "high")
     assert gap_p1.evidence == ("ups@127.0.0.1:3493: no upsmon attached",)
     assert p1(ups("ups@127.0.0.1:3493", clients=0, local=True)).status == "resolved"
+
+
+def test_another_hosts_upsmon_does_not_protect_this_host() -> None:
+    """NUMLOGINS counts every upsmon; when this host's upsmon.conf is readable, it decides."""
+    gap_p1 = p1(ups("eaton@nas.lan:3493", clients=1, local=False))
+    assert gap_p1.open
+    assert gap_p1.evidence == ("eaton@nas.lan:3493: this host's upsmon.conf does not monitor it with a SHUTDOWNCMD",)
+
+
+def test_unreachable_drive_without_redundancy_is_never_resolved() -> None:
+    silent = replace(drive("sda", 0), state="unreachable")
+    gap_p2 = p2((), (silent,))
+    assert gap_p2.status == "unknown"
+    assert gap_p2.reason == "drive(s) without redundancy not answering SMART queries: /dev/sda ST3000DM001"
 
 
 def test_on_battery_low_battery_fsd_and_replace_battery_are_critical() -> None:

@@ -154,3 +154,18 @@ def test_stop_returns_quickly_even_with_a_hung_collector(tmp_path: Path) -> None
     scheduler.stop(wait=1.0)
     assert time.monotonic() - started < 1.5
     release.set()
+
+
+def test_a_late_run_of_the_previous_configuration_is_dropped(tmp_path: Path) -> None:
+    """A run stuck past its scheduler's stop finishes after a reload: it must not write into the new config."""
+    release = threading.Event()
+    stuck = Counting("ups_snmp", hang=release)
+    store = SnapshotStore("h", lambda s: (), ["ups_snmp", "nic"])
+    old = Scheduler([Job(stuck, 60, 5)], store, tmp_path)
+    old.start()
+    wait_for(lambda: stuck.runs == 1)
+    old.stop(wait=0.1)
+    store.reconfigure("h", lambda s: (), ["nic"])  # the reload removed [[ups.snmp]]
+    release.set()
+    time.sleep(0.3)
+    assert list(store.current().snapshot.collectors) == ["nic"]

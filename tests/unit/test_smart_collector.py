@@ -6,6 +6,7 @@ configured `smartctl` path; it records every argv, so the tests can prove what w
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import threading
@@ -268,7 +269,8 @@ def test_disappeared_drive_keeps_last_reading_and_logs_once(rig: Rig, caplog: py
     with caplog.at_level(logging.INFO):
         first = drives(collector.collect(rig.ctx()))
         second = drives(collector.collect(rig.ctx()))
-    assert first["/dev/sda"] == before and second["/dev/sda"] == before
+    # The last verdict stands, marked as not answering: never presented as a fresh read.
+    assert first["/dev/sda"] == second["/dev/sda"] == dataclasses.replace(before, state="unreachable")
     assert first["/dev/sdb"].state == "read"
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING and "/dev/sda" in r.getMessage()]
     assert len(warnings) == 1 and "No such device" in warnings[0].getMessage()
@@ -314,7 +316,7 @@ def test_garbage_for_one_device_keeps_last_and_others_read(
     with caplog.at_level(logging.WARNING):
         runs = [drives(collector.collect(rig.ctx())) for _ in range(2)]
     for readings in runs:
-        assert readings["/dev/sda"] == before
+        assert readings["/dev/sda"] == dataclasses.replace(before, state="unreachable")
         assert readings["/dev/sdb"].state == "read"
     warned = [r for r in caplog.records if "/dev/sda" in r.getMessage()]
     assert len(warned) == 1 and "unusable" in warned[0].getMessage()
@@ -388,7 +390,7 @@ def test_hung_drive_keeps_its_last_reading(rig: Rig) -> None:
     collector = rig.collector()
     before = drives(collector.collect(rig.ctx()))["/dev/sda"]
     rig.scenario({"/dev/sda": {"json": fx.ATA_HDD_HEALTHY, "sleep": 60}})
-    assert drives(collector.collect(rig.ctx(2.0)))["/dev/sda"] == before
+    assert drives(collector.collect(rig.ctx(2.0)))["/dev/sda"] == dataclasses.replace(before, state="unreachable")
 
 
 def test_cancel_stops_the_run(rig: Rig) -> None:
@@ -546,7 +548,7 @@ def test_real_open_failed_capture_keeps_last_reading(rig: Rig, corpus: Path) -> 
     collector = rig.collector()
     before = drives(collector.collect(rig.ctx()))["/dev/sda"]
     rig.scenario({"/dev/sda": {"file": str(corpus / "error-windows-open-failed-exit2.json")}})
-    assert drives(collector.collect(rig.ctx()))["/dev/sda"] == before
+    assert drives(collector.collect(rig.ctx()))["/dev/sda"] == dataclasses.replace(before, state="unreachable")
 
 
 def test_real_megaraid_scan(rig: Rig, corpus: Path) -> None:
