@@ -18,7 +18,7 @@ from daemon.scheduler import Job, Scheduler
 from daemon.sdnotify import Notifier
 from daemon.snapshot import SnapshotStore
 from exporters.http import BindError, HttpServer, serve
-from exporters.prometheus import build_app, build_registry, write_textfile
+from exporters.prometheus import build_app, write_textfile
 from exporters.webconfig import WebConfig, WebConfigError, load_web_config
 
 log = logging.getLogger("physgap")
@@ -90,7 +90,7 @@ class Daemon:
         """Raises ValueError, WebConfigError or BindError with an operator-readable message."""
         host, port = parse_listen_address(settings.listen)
         web: WebConfig | None = load_web_config(settings.web_config) if settings.web_config else None
-        app = build_app(build_registry(store.current), settings.telemetry_path)
+        app = build_app(store.current, settings.telemetry_path)
         return serve(app, host, port, web)
 
     def run(self) -> int:

@@ -21,8 +21,26 @@ MBIT_TO_BYTES = 1_000_000 / 8
 
 
 def metric_families(view: View) -> Iterator[Metric]:
+    """Every family: what `once`, the textfile and tests render."""
+    yield from static_families(view)
+    yield from clock_families(view, time.time())
+
+
+def static_families(view: View) -> Iterator[Metric]:
+    """Families that depend on the View alone, so a renderer may cache them per View version."""
     for family in _families(view):
         yield _without_duplicates(family)
+
+
+def clock_families(view: View, now: float) -> Iterator[Metric]:
+    """Families that change with the clock alone (ages), rendered fresh on every scrape."""
+    age = GaugeMetricFamily("physgap_drive_reading_age_seconds",
+                            "Age of the SMART data shown. SMART is read on its own interval and cached, and a "
+                            "sleeping disk keeps its last reading.", labels=["drive"])
+    for drive in view.snapshot.readings(DriveReading):
+        if drive.state != "unsupported" and drive.read_at is not None:
+            age.add_metric([drive.drive], max(0.0, now - drive.read_at))
+    yield _without_duplicates(age)
 
 
 def _without_duplicates(family: Metric) -> Metric:
@@ -180,9 +198,6 @@ def _drive_metrics(view: View) -> Iterator[Metric]:
     standby = GaugeMetricFamily("physgap_drive_standby",
                                 "1 when the disk was asleep at the last check and was not woken; its other "
                                 "values are from the last read (see reading_age_seconds).", labels=["drive"])
-    age = GaugeMetricFamily("physgap_drive_reading_age_seconds",
-                            "Age of the SMART data shown. SMART is read on its own interval and cached, and a "
-                            "sleeping disk keeps its last reading.", labels=["drive"])
     values: list[tuple[GaugeMetricFamily, str]] = [
         (GaugeMetricFamily("physgap_drive_temperature_celsius", "Drive temperature.", labels=["drive"]),
          "temperature_celsius"),
@@ -202,7 +217,6 @@ def _drive_metrics(view: View) -> Iterator[Metric]:
         (GaugeMetricFamily("physgap_drive_crc_errors", "Interface CRC errors (ATA 199): a cable or backplane "
                            "problem, not the disk.", labels=["drive"]), "crc_errors"),
     ]
-    now = time.time()
     for drive in drives:
         key = [drive.drive]
         rotational = "" if drive.rotational is None else str(drive.rotational).lower()
@@ -212,8 +226,6 @@ def _drive_metrics(view: View) -> Iterator[Metric]:
             continue
         reachable.add_metric(key, 0.0 if drive.state == "unreachable" else 1.0)
         standby.add_metric(key, 1.0 if drive.state == "standby" else 0.0)
-        if drive.read_at is not None:
-            age.add_metric(key, max(0.0, now - drive.read_at))
         if drive.smart_passed is not None:
             passed.add_metric(key, 1.0 if drive.smart_passed else 0.0)
         if drive.health is not None:
@@ -222,7 +234,7 @@ def _drive_metrics(view: View) -> Iterator[Metric]:
             value = getattr(drive, attribute)
             if value is not None:
                 family.add_metric(key, float(value))
-    yield from (info, supported, passed, health, reachable, standby, age)
+    yield from (info, supported, passed, health, reachable, standby)
     yield from (family for family, _ in values)
 
 

@@ -2,49 +2,37 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+import threading
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest, make_wsgi_app
+from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
 from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
 from daemon import __version__
 from daemon.snapshot import View
-from exporters.metrics import metric_families
+from exporters.metrics import clock_families, metric_families, static_families
 
 CONTENT_TYPE_HTML = "text/html; charset=utf-8"
+# The classic text format generate_latest() writes; every Prometheus since 2.0 reads it.
+CONTENT_TYPE_METRICS = "text/plain; version=0.0.4; charset=utf-8"
 
 
-class ViewCollector(Collector):
-    """Renders whatever View `current` returns at scrape time; never touches hardware."""
-
-    def __init__(self, current: Callable[[], View]) -> None:
-        self._current = current
-
-    def collect(self) -> Iterator[Metric]:
-        return metric_families(self._current())
-
-    def describe(self) -> Iterable[Metric]:
-        # Registering must not render: the registry would otherwise call collect() once to learn names.
-        return ()
-
-
-def build_registry(current: Callable[[], View], process_metrics: bool = True) -> CollectorRegistry:
+def _generate(families: Callable[[], Iterable[Metric]]) -> bytes:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(ViewCollector(current))
-    if process_metrics:
-        # The textfile leaves these out: node_exporter already exports its own process_* series.
-        ProcessCollector(registry=registry)
-    return registry
+    registry.register(_Families(families))
+    return generate_latest(registry)
 
 
 def render(view: View) -> bytes:
-    registry = build_registry(lambda: view, process_metrics=False)
-    return generate_latest(registry)
+    """Every physgap family as exposition text (without process_* series: see write_textfile)."""
+    return _generate(lambda: metric_families(view))
 
 
 LANDING_PAGE = f"""<!DOCTYPE html>
@@ -59,14 +47,28 @@ StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
-def build_app(registry: CollectorRegistry, telemetry_path: str = "/metrics") -> WSGIApp:
-    metrics_app = make_wsgi_app(registry)
+def build_app(current: Callable[[], View], telemetry_path: str = "/metrics") -> WSGIApp:
+    """The landing page and /metrics.
+
+    Most of a scrape's cost is formatting text, and the View only changes when a collector reports
+    (every few seconds at most): so its families are formatted once per View version and reused; the
+    clock-dependent families (reading ages) and the process metrics are rendered on every scrape.
+    """
+    cache = _ExpositionCache(current)
+    process = CollectorRegistry(auto_describe=False)
+    ProcessCollector(registry=process)
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "/")
         if path == telemetry_path:
-            metrics: Iterable[bytes] = metrics_app(environ, start_response)
-            return metrics
+            body = cache.body() + generate_latest(process)
+            headers = [("Content-Type", CONTENT_TYPE_METRICS)]
+            if "gzip" in environ.get("HTTP_ACCEPT_ENCODING", ""):
+                body = gzip.compress(body, compresslevel=1)
+                headers.append(("Content-Encoding", "gzip"))
+            headers.append(("Content-Length", str(len(body))))
+            start_response("200 OK", headers)
+            return [body]
         if path in ("/", ""):
             start_response("200 OK", [("Content-Type", CONTENT_TYPE_HTML),
                                       ("Content-Length", str(len(LANDING_PAGE)))])
@@ -76,6 +78,36 @@ def build_app(registry: CollectorRegistry, telemetry_path: str = "/metrics") -> 
         return [body]
 
     return app
+
+
+class _Families(Collector):
+    """A custom collector yielding fresh families per call, as prometheus_client expects."""
+
+    def __init__(self, families: Callable[[], Iterable[Metric]]) -> None:
+        self._families = families
+
+    def collect(self) -> Iterable[Metric]:
+        return self._families()
+
+    def describe(self) -> Iterable[Metric]:
+        return ()
+
+
+class _ExpositionCache:
+    def __init__(self, current: Callable[[], View]) -> None:
+        self._current = current
+        self._lock = threading.Lock()
+        self._version = -1
+        self._static = b""
+
+    def body(self) -> bytes:
+        view = self._current()
+        with self._lock:
+            if view.version != self._version:
+                self._static = _generate(lambda: static_families(view))
+                self._version = view.version
+            cached = self._static
+        return cached + _generate(lambda: clock_families(view, time.time()))
 
 
 def write_textfile(path: Path, view: View) -> None:

@@ -20,6 +20,7 @@ Secrets (bcrypt hashes, the inline key) never appear in messages or logs.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -28,10 +29,8 @@ import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
+from types import MappingProxyType, ModuleType
 from typing import Any, Final
-
-import yaml
 
 log = logging.getLogger("physgap.exporters.webconfig")
 
@@ -211,11 +210,20 @@ class _DuplicateKey(Exception):
         self.line = line
 
 
-class _Loader(yaml.SafeLoader):
-    pass
+@functools.cache
+def _yaml() -> tuple[ModuleType, type[Any]]:
+    """PyYAML and the strict loader, imported on first use: a daemon without a web config never pays the
+    ~1.7 MB that importing yaml costs."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+    return yaml, Loader
 
 
-def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> _LinedDict:
+def _construct_mapping(loader: Any, node: Any) -> _LinedDict:
     loader.flatten_mapping(node)
     result = _LinedDict()
     result.lines = {}
@@ -233,8 +241,6 @@ def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> _Line
         result.lines[key] = line
     return result
 
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -311,8 +317,9 @@ def parse_web_config(text: str, path: Path) -> WebConfig:
     """Validate `text` as the contents of `path` (paths in it resolve against path's directory)."""
     file = str(path)
     ctx = _Ctx(file, path.parent if path.parent != Path() else Path.cwd())
+    yaml, loader = _yaml()
     try:
-        doc = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader subclass
+        doc = yaml.load(text, Loader=loader)
     except _DuplicateKey as dup:
         what = "duplicate key" if dup.key is not None else "a mapping key must be a plain value"
         raise WebConfigError(file, "" if dup.key is None else str(dup.key), what, dup.line) from None
