@@ -17,7 +17,6 @@ import json
 import math
 import os
 import re
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from collectors.pciconfig import (
     parse_pcie_capability,
 )
 from collectors.readings import AnyReading, PcieLinkReading, SlotReading, SlotScan
+from collectors.statefile import set_aside, write_atomically
 
 BASELINE_FILE = "pcie-baseline.json"
 _BASELINE_VERSION = 1
@@ -316,12 +316,7 @@ class PcieCollector:
         try:
             self._baselines = _decode_baselines(text)
         except ValueError as exc:
-            aside = path.with_name(f"{BASELINE_FILE}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
-            try:
-                os.replace(path, aside)
-                where = f"moved to {aside.name}"
-            except OSError as move_exc:
-                where = f"could not move it aside ({move_exc})"
+            where = set_aside(path)
             self._warn_once(ctx, f"PCIe baseline {path} is corrupt ({exc}); {where}; rebuilding it")
             self._baselines_dirty = True
 
@@ -337,7 +332,7 @@ class PcieCollector:
             },
         }
         try:
-            _write_atomically(path, json.dumps(document, indent=1, sort_keys=True) + "\n")
+            write_atomically(path, json.dumps(document, indent=1, sort_keys=True) + "\n")
         except OSError as exc:
             # Still dirty: retried next run, in case the directory becomes writable; logged only once.
             self._warn_once(ctx, f"cannot write PCIe baseline {path}: {exc}; keeping baselines in memory")
@@ -509,29 +504,6 @@ def _decode_baselines(text: str) -> dict[str, _Baseline]:
             raise ValueError(f"bad speed for {address!r}")
         baselines[address] = _Baseline(device, float(speed) if speed is not None else None, width)
     return baselines
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Readers see the old file or the new one, never a torn write, even across a power cut."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp_name)
-        raise
-    # Persist the rename itself; not every filesystem allows fsync on a directory.
-    with contextlib.suppress(OSError):
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
 
 
 def _resolve_parents(functions: dict[str, _Function]) -> dict[str, str]:

@@ -20,13 +20,11 @@ Why it is built the way it is (see ../shared/notes/smart.md for the research beh
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
 import dataclasses
 import json
 import logging
 import os
 import re
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -45,6 +43,7 @@ from collectors.smart_json import (
     parse_smartctl_json,
 )
 from collectors.smart_verdict import DriveCounters, counters, judge
+from collectors.statefile import set_aside, write_atomically
 
 STATE_FILE = "smart-state.json"
 _STATE_VERSION = 1
@@ -534,12 +533,7 @@ class SmartCollector:
         try:
             self._devices, self._baselines = _decode_state(text)
         except ValueError as exc:
-            aside = path.with_name(f"{STATE_FILE}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
-            try:
-                os.replace(path, aside)
-                where = f"moved to {aside.name}"
-            except OSError as move_exc:
-                where = f"could not move it aside ({move_exc.strerror or move_exc})"
+            where = set_aside(path)
             self._warn_once(ctx, "state-corrupt", f"state file {path} is corrupt ({exc}); {where}; rebuilding it")
             self._devices, self._baselines = {}, {}
             self._dirty = True
@@ -555,7 +549,7 @@ class SmartCollector:
             "baselines": {drive: c.to_json() for drive, c in sorted(self._baselines.items())},
         }
         try:
-            _write_atomically(path, json.dumps(document, indent=1, sort_keys=True) + "\n")
+            write_atomically(path, json.dumps(document, indent=1, sort_keys=True) + "\n")
         except OSError as exc:
             # Still dirty: retried next run in case the directory becomes writable; logged only once.
             self._warn_once(ctx, "state-write",
@@ -713,28 +707,6 @@ def _decode_state(text: str) -> tuple[dict[str, _DeviceState], dict[str, DriveCo
         except (TypeError, KeyError, AttributeError) as exc:
             raise ValueError(f"bad baseline entry: {exc}") from exc
     return devices, baselines
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Readers see the old file or the new one, never a torn write, even across a power cut."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp_name)
-        raise
-    with contextlib.suppress(OSError):
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
 
 
 __all__ = ["STANDBY_EXIT_STATUS", "STATE_FILE", "SmartCollector"]

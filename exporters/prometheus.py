@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -15,6 +13,7 @@ from prometheus_client import CollectorRegistry, ProcessCollector, generate_late
 from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
+from collectors.statefile import write_atomically
 from daemon import __version__
 from daemon.snapshot import View
 from exporters.metrics import clock_families, metric_families, static_families
@@ -111,16 +110,5 @@ class _ExpositionCache:
 
 
 def write_textfile(path: Path, view: View) -> None:
-    """Write atomically (temp file in the same directory, fsync, rename) so node_exporter never reads half."""
-    data = render(view)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Atomically (temp file in the same directory, fsync, rename), so node_exporter never reads half."""
+    write_atomically(path, render(view), mode=0o644)
