@@ -10,7 +10,6 @@ sysfs semantics this collector is built on (kernel net-sysfs.c, measured on veth
 
 from __future__ import annotations
 
-import errno
 import fnmatch
 import logging
 import os
@@ -24,6 +23,7 @@ from collectors.base import CollectorError, RunContext
 from collectors.ethtool import LinkSettings, get_link_settings
 from collectors.linkmodes import best_speed_mbps
 from collectors.readings import LinkReading
+from collectors.sysfs import DeviceGone, read_attr
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,6 @@ IFF_UP = 0x1
 _BDF = re.compile(r"[0-9a-f]{4,}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]")
 _OPERSTATES = frozenset({"up", "down", "lowerlayerdown", "dormant", "testing", "notpresent", "unknown"})
 # sysfs attributes are a page at most; a bigger read means something that is not sysfs is mounted there.
-_MAX_ATTR = 4096
 
 
 _NO_EXPECTATIONS: Mapping[str, int] = MappingProxyType({})
@@ -49,21 +48,11 @@ class _Topology:
 
 
 def _read_attr(path: Path) -> str | None:
-    """The stripped text of a sysfs attribute, or None when the kernel refuses to give it.
-
-    Refusal is any OSError: EINVAL for admin-down `carrier`/`speed`, EOPNOTSUPP from drivers without
-    ksettings, a missing attribute on older kernels. Test trees stand in for EINVAL with a directory
-    (IsADirectoryError), since root ignores file modes. ENODEV means the device went away under an open
-    file and ends the whole interface.
-    """
+    """sysfs read_attr, except that ENODEV ends the whole interface (it went away under us)."""
     try:
-        with path.open("rb") as handle:
-            raw = handle.read(_MAX_ATTR)
-    except OSError as exc:
-        if exc.errno == errno.ENODEV:
-            raise _Vanished(path.parent.name) from exc
-        return None
-    return raw.decode("ascii", "replace").strip()
+        return read_attr(path, device_gone=True)
+    except DeviceGone as exc:
+        raise _Vanished(path.parent.name) from exc
 
 
 def _parse_int(text: str | None, base: int = 10) -> int | None:

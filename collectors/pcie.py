@@ -34,6 +34,7 @@ from collectors.pciconfig import (
 )
 from collectors.readings import AnyReading, PcieLinkReading, SlotReading, SlotScan
 from collectors.statefile import set_aside, write_atomically
+from collectors.sysfs import read_attr
 
 BASELINE_FILE = "pcie-baseline.json"
 _BASELINE_VERSION = 1
@@ -131,13 +132,6 @@ def _parse_hex(text: str | None, limit: int) -> int | None:
     return value if 0 <= value <= limit else None
 
 
-def _read_text(path: Path) -> str | None:
-    try:
-        return path.read_text(encoding="ascii", errors="replace").strip()
-    except (OSError, ValueError):
-        return None
-
-
 def _read_bytes(path: Path) -> bytes:
     try:
         with path.open("rb") as handle:
@@ -147,7 +141,7 @@ def _read_bytes(path: Path) -> bytes:
 
 
 def _read_int(path: Path) -> int | None:
-    text = _read_text(path)
+    text = read_attr(path)
     if text is None or not text.isdigit():
         return None
     value = int(text)
@@ -208,11 +202,11 @@ class PcieCollector:
         if match is None:
             return None
         path = devices_dir / name
-        vendor = _parse_hex(_read_text(path / "vendor"), 0xFFFF)
-        device_id = _parse_hex(_read_text(path / "device"), 0xFFFF)
+        vendor = _parse_hex(read_attr(path / "vendor"), 0xFFFF)
+        device_id = _parse_hex(read_attr(path / "device"), 0xFFFF)
         if vendor is None or device_id is None:
             return None  # vanished between listing and reading, or not a PCI function we can identify
-        class_value = _parse_hex(_read_text(path / "class"), 0xFFFFFF)
+        class_value = _parse_hex(read_attr(path / "class"), 0xFFFFFF)
         config = _read_bytes(path / "config")
         cap = parse_pcie_capability(config)
 
@@ -243,10 +237,10 @@ class PcieCollector:
             class_code=f"0x{class_value:06x}" if class_value is not None else "",
             is_bridge=is_bridge,
             has_link=has_link,
-            speed_gts=parse_speed(_read_text(path / "current_link_speed")) if has_link else None,
-            max_speed_gts=parse_speed(_read_text(path / "max_link_speed")) if has_link else None,
-            width=parse_width(_read_text(path / "current_link_width")) if has_link else None,
-            max_width=parse_width(_read_text(path / "max_link_width")) if has_link else None,
+            speed_gts=parse_speed(read_attr(path / "current_link_speed")) if has_link else None,
+            max_speed_gts=parse_speed(read_attr(path / "max_link_speed")) if has_link else None,
+            width=parse_width(read_attr(path / "current_link_width")) if has_link else None,
+            max_width=parse_width(read_attr(path / "max_link_width")) if has_link else None,
             secondary=secondary if is_bridge else None,
             subordinate=subordinate if is_bridge else None,
             sysfs_parent=sysfs_parent,
@@ -349,7 +343,7 @@ class PcieCollector:
         except OSError:
             return found  # no pciehp/acpiphp/pci_slot: the directory may not even exist
         for name in names:
-            match = _SLOT_ADDRESS.match(_read_text(slots_dir / name / "address") or "")
+            match = _SLOT_ADDRESS.match(read_attr(slots_dir / name / "address") or "")
             if match is not None:
                 key = (int(match.group(1), 16), int(match.group(2), 16))
                 found.setdefault(key, _SlotObject(name, *key))

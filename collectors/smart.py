@@ -44,6 +44,7 @@ from collectors.smart_json import (
 )
 from collectors.smart_verdict import DriveCounters, counters, judge
 from collectors.statefile import set_aside, write_atomically
+from collectors.sysfs import read_attr
 
 STATE_FILE = "smart-state.json"
 _STATE_VERSION = 1
@@ -278,7 +279,7 @@ class SmartCollector:
         name = _kernel_name(target.device, self._sysfs_root)
         if not name:
             return None
-        text = _read_text(self._sysfs_root / "block" / name / "queue" / "rotational")
+        text = read_attr(self._sysfs_root / "block" / name / "queue" / "rotational")
         if text == "0":
             return False
         if text == "1":
@@ -636,13 +637,6 @@ def _kernel_name(device: str, sysfs_root: Path) -> str:
     if _NVME_CONTROLLER.match(name) and (block / f"{name}n1").is_dir():
         return f"{name}n1"  # the controller node smartctl uses; md/ZFS hold its first namespace
     return ""
-
-
-def _read_text(path: Path) -> str | None:
-    try:
-        return path.read_text(encoding="ascii", errors="replace").strip()
-    except (OSError, ValueError):
-        return None
 
 
 def _first_message(facts: SmartFacts) -> str:

@@ -28,12 +28,12 @@ from collectors.mdstat import (
     parse_mdstat,
 )
 from collectors.readings import ArrayReading
+from collectors.sysfs import read_attr
 from collectors.zpool import Zpool, ZpoolParseError, parse_zpool_status
 
 log = logging.getLogger(__name__)
 
 # sysfs attributes are a page at most; a bigger read means something that is not sysfs is mounted there.
-_MAX_ATTR = 4096
 # /proc/mdstat of even a large host is a few KiB; refuse to slurp something unbounded mounted in its place.
 _MAX_MDSTAT = 1024 * 1024
 # The share of the run's remaining time kept back from `zpool`, so that a hung zpool is killed while there is
@@ -49,16 +49,6 @@ _BY_ID_PARTITION = re.compile(r"^(.+)-part\d+$")
 # ("Failed to initialize the libzfs library") is deliberately not among them: on a host with pools it means a
 # sandbox (PrivateDevices=, a container) hides them, and that must be visible as a warning.
 _NO_ZFS_MESSAGES = ("no pools available", "The ZFS modules are not loaded")
-
-
-def _read_attr(path: Path) -> str | None:
-    """The stripped text of a sysfs attribute; None when absent or refused (the array may be stopping)."""
-    try:
-        with path.open("rb") as handle:
-            raw = handle.read(_MAX_ATTR)
-    except OSError:
-        return None
-    return raw.decode("ascii", "replace").strip()
 
 
 def whole_disk(name: str, sysfs: Path) -> str:
@@ -192,17 +182,17 @@ class StorageCollector:
                 continue
             members.append(MdSysfsMember(
                 name=self._member_name(base / entry, entry[len("dev-"):]),
-                state=_read_attr(base / entry / "state"),
-                slot=_read_attr(base / entry / "slot"),
+                state=read_attr(base / entry / "state"),
+                slot=read_attr(base / entry / "slot"),
             ))
         return MdSysfs(
-            level=_read_attr(base / "level"),
-            raid_disks=_read_attr(base / "raid_disks"),
-            degraded=_read_attr(base / "degraded"),
-            array_state=_read_attr(base / "array_state"),
-            sync_action=_read_attr(base / "sync_action"),
-            sync_completed=_read_attr(base / "sync_completed"),
-            layout=_read_attr(base / "layout"),
+            level=read_attr(base / "level"),
+            raid_disks=read_attr(base / "raid_disks"),
+            degraded=read_attr(base / "degraded"),
+            array_state=read_attr(base / "array_state"),
+            sync_action=read_attr(base / "sync_action"),
+            sync_completed=read_attr(base / "sync_completed"),
+            layout=read_attr(base / "layout"),
             members=tuple(members),
         )
 
