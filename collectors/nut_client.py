@@ -78,41 +78,40 @@ def quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def split_words(line: str) -> list[str]:
-    """Split one protocol line into words: whitespace separates, `"..."` quotes, `\\` escapes the next char.
+def split_words(line: str, *, comments: bool = False, strict: bool = True) -> list[str]:
+    """Split one line into words: whitespace separates, `"..."` quotes, `\\` escapes the next char.
 
     This is the inverse of upsd's pconf_encode(): `VAR ups ups.model "Smart \\"X\\" 1\\\\2"` gives the value
-    `Smart "X" 1\\2`. An unterminated quote or a dangling backslash is a protocol error, never a short value.
+    `Smart "X" 1\\2`. On the protocol (`strict`) an unterminated quote or a dangling backslash is an error,
+    never a short value. Config files (upsmon.conf) are read with `comments` (an unquoted `#` ends the
+    line) and leniently: an unterminated quote runs to the end of the line, as NUT's parseconf does.
     """
     words: list[str] = []
     current: list[str] = []
-    in_word = False
-    in_quote = False
-    escaped = False
+    in_word = in_quote = escaped = False
     for char in line:
         if escaped:
             current.append(char)
             escaped = False
         elif char == "\\":
-            escaped = True
-            in_word = True
+            escaped = in_word = True
         elif in_quote:
             if char == '"':
                 in_quote = False
             else:
                 current.append(char)
         elif char == '"':
-            in_quote = True
-            in_word = True
-        elif char in " \t":
+            in_quote = in_word = True
+        elif comments and char == "#":
+            break
+        elif char.isspace():
             if in_word:
                 words.append("".join(current))
-                current = []
-                in_word = False
+                current, in_word = [], False
         else:
             current.append(char)
             in_word = True
-    if in_quote or escaped:
+    if strict and (in_quote or escaped):
         raise NutProtocolError(f"unterminated quote or escape in reply line {_show(line)}")
     if in_word:
         words.append("".join(current))

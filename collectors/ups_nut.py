@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from collectors.base import Cancelled, CollectorError, RunContext
-from collectors.nut_client import DEFAULT_PORT, NutClient, NutClientError, NutError
+from collectors.nut_client import DEFAULT_PORT, NutClient, NutClientError, NutError, split_words
 from collectors.readings import UpsReading
 
 log = logging.getLogger(__name__)
@@ -129,41 +129,6 @@ class UpsmonConf:
     shutdown_cmd: str = ""
 
 
-def _conf_words(line: str) -> list[str]:
-    """upsmon.conf words (NUT parseconf rules, leniently): quotes group, `\\` escapes, `#` starts a comment.
-
-    Unlike the strict protocol splitter an unterminated quote just runs to the end of the line.
-    """
-    words: list[str] = []
-    current: list[str] = []
-    in_word = in_quote = escaped = False
-    for char in line:
-        if escaped:
-            current.append(char)
-            escaped = False
-        elif char == "\\":
-            escaped = in_word = True
-        elif in_quote:
-            if char == '"':
-                in_quote = False
-            else:
-                current.append(char)
-        elif char == '"':
-            in_quote = in_word = True
-        elif char == "#":
-            break
-        elif char.isspace():
-            if in_word:
-                words.append("".join(current))
-                current, in_word = [], False
-        else:
-            current.append(char)
-            in_word = True
-    if in_word:
-        words.append("".join(current))
-    return words
-
-
 def parse_upsmon_conf(text: str) -> UpsmonConf:
     """MONITOR and SHUTDOWNCMD from upsmon.conf text; malformed lines are skipped, as upsmon would refuse them.
 
@@ -172,7 +137,7 @@ def parse_upsmon_conf(text: str) -> UpsmonConf:
     monitors: list[Monitor] = []
     shutdown_cmd = ""
     for line in text.splitlines():
-        words = _conf_words(line)
+        words = split_words(line, comments=True, strict=False)
         if not words:
             continue
         if words[0] == "MONITOR" and len(words) >= 6:
