@@ -16,7 +16,7 @@ from daemon.build import build_evaluator, checked_jobs, not_implemented
 from daemon.config import Config, ConfigError, load_config, parse_listen_address, resolve_config_path
 from daemon.scheduler import Job, Scheduler
 from daemon.sdnotify import Notifier
-from daemon.snapshot import SnapshotStore
+from daemon.snapshot import SnapshotStore, View
 from exporters.http import BindError, HttpServer, serve
 from exporters.prometheus import build_app, write_textfile
 from exporters.webconfig import WebConfig, WebConfigError, load_web_config
@@ -121,7 +121,8 @@ class Daemon:
         log.info("collectors: %s", ", ".join(f"{j.name} every {j.interval:g}s" for j in jobs))
         self._notifier.ready(f"serving on {host}:{port}")
 
-        tick = min(self._notifier.watchdog_interval or 5.0, 5.0)
+        idle_tick = min(self._notifier.watchdog_interval or 5.0, 5.0)
+        tick = idle_tick
         written_version = -1
         last_write = 0.0
         while not self._stop_requested:
@@ -133,16 +134,16 @@ class Daemon:
                 config, scheduler, http, web_settings = self._reload(config, scheduler, http, web_settings, store)
             if scheduler.healthy(time.monotonic(), slack=tick * 2):
                 self._notifier.watchdog()
-            if config.prometheus.textfile is not None:
-                view = store.current()
-                if view.version != written_version and time.monotonic() - last_write >= TEXTFILE_MIN_SECONDS:
-                    self._write_textfile(config.prometheus.textfile, store)
+            # The textfile follows the View at most once a second; while a newer View waits, wake up sooner.
+            tick = idle_tick
+            view = store.current()
+            if config.prometheus.textfile is not None and view.version != written_version:
+                if time.monotonic() - last_write >= TEXTFILE_MIN_SECONDS:
+                    self._write_textfile(config.prometheus.textfile, view)
                     written_version = view.version
                     last_write = time.monotonic()
-            if self._textfile_pending(config, store, written_version):
-                tick = TEXTFILE_MIN_SECONDS
-            else:
-                tick = min(self._notifier.watchdog_interval or 5.0, 5.0)
+                else:
+                    tick = TEXTFILE_MIN_SECONDS
 
         self._notifier.stopping()
         scheduler.stop(STOP_WAIT_SECONDS)
@@ -164,12 +165,9 @@ class Daemon:
             log.warning("%s", warning)
         return config, jobs
 
-    def _textfile_pending(self, config: Config, store: SnapshotStore, written_version: int) -> bool:
-        return config.prometheus.textfile is not None and store.current().version != written_version
-
-    def _write_textfile(self, path: Path, store: SnapshotStore) -> None:
+    def _write_textfile(self, path: Path, view: View) -> None:
         try:
-            write_textfile(path, store.current())
+            write_textfile(path, view)
             self._textfile_error = ""
         except OSError as exc:
             message = f"cannot write textfile {path}: {exc.strerror or exc}"

@@ -13,10 +13,6 @@ if TYPE_CHECKING:
 UPS_COLLECTORS = ("ups", "ups_snmp")
 
 
-def protected(ups: UpsReading) -> bool | None:
-    return ups.shutdown_protected
-
-
 def evaluate(snapshot: Snapshot, ctx: RuleContext) -> Finding:
     del ctx
     statuses = [snapshot.status(name) for name in UPS_COLLECTORS]
@@ -27,41 +23,37 @@ def evaluate(snapshot: Snapshot, ctx: RuleContext) -> Finding:
         return Finding.unknown("waiting for the first UPS poll")
     upses = snapshot.readings(UpsReading)
     reachable = [u for u in upses if u.up]
+    unreachable = [f"{u.ups} unreachable: {u.reason}" for u in upses if not u.up]
     if not reachable:
         errors = [f"{s.name}: {s.error}" for s in ran if s.success is False]
-        unreachable = [f"{u.ups}: {u.reason}" for u in upses]
-        detail = "; ".join(unreachable + errors) or "no NUT server answered on 127.0.0.1:3493 and none is configured"
+        detail = "; ".join([f"{u.ups}: {u.reason}" for u in upses] + errors) or (
+            "no NUT server answered on 127.0.0.1:3493 and none is configured")
         return Finding(True, (f"no reachable UPS ({detail})",))
 
-    critical: list[str] = []
-    for ups in reachable:
-        flags = " ".join(ups.flags) or "no status"
-        if ups.critical:
-            why = "forced shutdown" if "FSD" in ups.flags else "on battery, battery low"
-            critical.append(f"{ups.ups} {flags}: {why}")
-        elif ups.replace_battery:
-            critical.append(f"{ups.ups} {flags}: asks for battery replacement")
-    unprotected = [u for u in reachable if protected(u) is not True]
-    evidence = list(critical)
-    if not any(protected(u) for u in reachable):
-        for ups in unprotected:
-            if protected(ups) is None:
-                why = "shutdown protection unknown (no upsmon seen through NUT)"
-            elif ups.local_upsmon is False:
-                why = "this host's upsmon.conf does not monitor it with a SHUTDOWNCMD"
-            else:
-                why = "no upsmon attached"
-            evidence.append(f"{ups.ups}: {why}")
-    for ups in upses:
-        if not ups.up:
-            evidence.append(f"{ups.ups} unreachable: {ups.reason}")
+    critical = [f"{u.ups} {' '.join(u.flags)}: {_why_critical(u)}" for u in reachable if _why_critical(u)]
+    protecting = [u for u in reachable if u.shutdown_protected]
+    unprotected = [] if protecting else [f"{u.ups}: {_why_unprotected(u)}" for u in reachable]
     if critical:
-        return Finding(True, tuple(evidence), severity="critical")
-    if not any(protected(u) for u in reachable):
-        return Finding(True, tuple(evidence))
+        return Finding(True, tuple(critical + unprotected + unreachable), severity="critical")
+    if unprotected:
+        return Finding(True, tuple(unprotected + unreachable))
     summary = [f"{u.ups} {' '.join(u.flags) or 'no status'}, {u.shutdown_clients or 0} upsmon attached"
-               for u in reachable if protected(u)]
-    return Finding(False, tuple(summary + [e for e in evidence if "unreachable" in e]))
+               for u in protecting]
+    return Finding(False, tuple(summary + unreachable))
+
+
+def _why_critical(ups: UpsReading) -> str:
+    if ups.critical:
+        return "forced shutdown" if "FSD" in ups.flags else "on battery, battery low"
+    return "asks for battery replacement" if ups.replace_battery else ""
+
+
+def _why_unprotected(ups: UpsReading) -> str:
+    if ups.shutdown_protected is None:
+        return "shutdown protection unknown (no upsmon seen through NUT)"
+    if ups.local_upsmon is False:
+        return "this host's upsmon.conf does not monitor it with a SHUTDOWNCMD"
+    return "no upsmon attached"
 
 
 RULE = GapRule(
