@@ -80,9 +80,9 @@ def make_standin(directory: Path, drives: int) -> Path:
 
 def child(drives: int, concurrency: int) -> dict[str, object]:
     sys.path.insert(0, str(REPO))
-    from collectors.smart import SmartCollector
+    from collectors.smart.collector import SmartCollector
     from daemon.scheduler import Job, Scheduler
-    from daemon.snapshot import SnapshotStore
+    from daemon.store import SnapshotStore
     from exporters.prometheus import render
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -20,8 +20,8 @@ CYCLES = 200
 
 
 def main() -> int:
-    from collectors.base import RunContext
-    from collectors.ups_nut import NutUpsCollector
+    from collectors.kit.context import RunContext
+    from collectors.ups.nut import NutUpsCollector
     from tests import nut_devs
     from tests.nut_fixture import nut_server
 

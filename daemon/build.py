@@ -6,17 +6,18 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from collectors.nic import NicCollector
-from collectors.pcie import PcieCollector
-from collectors.smart import SmartCollector
-from collectors.storage import StorageCollector
-from collectors.ups_nut import NutUpsCollector
+from collectors.model.gaps import RuleContext
+from collectors.model.snapshot import Gap, Snapshot
+from collectors.nic.collector import NicCollector
+from collectors.pcie.collector import PcieCollector
+from collectors.smart.collector import SmartCollector
+from collectors.storage.collector import StorageCollector
+from collectors.ups.nut import NutUpsCollector
 from daemon.config import Config, ConfigError, ConfigProblem
 from daemon.gaps import RULES
 from daemon.gaps.engine import evaluate
-from daemon.gaps.model import Gap, RuleContext
 from daemon.scheduler import Job
-from daemon.snapshot import Evaluator, Snapshot
+from daemon.store import Evaluator
 
 log = logging.getLogger("physgap")
 
@@ -87,7 +88,7 @@ def build_jobs(config: Config) -> list[Job]:
     ]
     if ups.snmp:
         # Imported only when configured: pysnmp costs ~6 MB and ~100 ms that a NUT-only host should not pay.
-        from collectors.ups_snmp import SnmpUpsCollector
+        from collectors.ups.snmp import SnmpUpsCollector
 
         jobs.append(Job(SnmpUpsCollector(targets=ups.snmp), ups_interval, ups.timeout))
     return jobs

@@ -9,13 +9,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from collectors.model.severity import SEVERITIES
+from collectors.model.snapshot import View
 from daemon import __version__, logs
 from daemon.build import build_evaluator, checked_jobs, not_implemented
 from daemon.config import DEFAULT_CONFIG_PATH, Config, ConfigError, load_config, resolve_config_path
-from daemon.report import failing, gaps_json, markdown, snapshot_json
 from daemon.scheduler import Job, Scheduler
-from daemon.severity import SEVERITIES
-from daemon.snapshot import SnapshotStore, View
+from daemon.store import SnapshotStore
+from exporters.report import failing, gaps_json, markdown, snapshot_json
 
 log = logging.getLogger("physgap")
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from collectors.linkmodes import parse_speed
-from daemon.severity import SEVERITIES
+from collectors.model.severity import SEVERITIES
+from collectors.nic.linkmodes import parse_speed
 
 DEFAULT_CONFIG_PATH = Path("/etc/physgap/physgap.toml")
 DEFAULT_LISTEN = "0.0.0.0:9829"

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+from collectors.model.snapshot import View
 from daemon.build import build_evaluator, checked_jobs, not_implemented
 from daemon.config import Config, ConfigError, load_config, parse_listen_address, resolve_config_path
 from daemon.scheduler import Job, Scheduler
 from daemon.sdnotify import Notifier
-from daemon.snapshot import SnapshotStore, View
+from daemon.store import SnapshotStore
 from exporters.http import BindError, HttpServer, serve
 from exporters.prometheus import build_app, write_textfile
 from exporters.webconfig import WebConfig, WebConfigError, load_web_config

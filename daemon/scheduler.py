@@ -3,7 +3,7 @@
 Why threads and not asyncio: the sources are blocking by nature (sysfs reads, subprocesses, a line-based
 TCP protocol) and the Prometheus HTTP server is thread based. A supervisor thread per collector starts each
 run in a fresh worker thread and waits at most `timeout` for it. On timeout the run's context is cancelled,
-which kills its subprocess group and closes its sockets (see collectors.command); the run is reported
+which kills its subprocess group and closes its sockets (see collectors.kit.command); the run is reported
 failed at once and no new run of that collector starts until the stuck one has really ended, so there are
 never two runs of one collector at the same time. Collectors built on asyncio (pysnmp 7) run their own event
 loop inside their worker thread.
@@ -18,9 +18,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from collectors.base import Collector, CollectorError, RunContext
-from collectors.readings import AnyReading
-from daemon.snapshot import CollectorStatus, SnapshotStore
+from collectors.kit.context import Collector, CollectorError, RunContext
+from collectors.model.readings import AnyReading
+from collectors.model.snapshot import CollectorStatus
+from daemon.store import SnapshotStore
 
 log = logging.getLogger("physgap.scheduler")
 

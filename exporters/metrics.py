@@ -12,10 +12,17 @@ from collections.abc import Iterator
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.metrics_core import CounterMetricFamily
 
-from collectors.readings import ArrayReading, DriveReading, LinkReading, PcieLinkReading, SlotReading, UpsReading
-from collectors.ups_nut import KNOWN_FLAGS
+from collectors.model.readings import (
+    UPS_FLAGS,
+    ArrayReading,
+    DriveReading,
+    LinkReading,
+    PcieLinkReading,
+    SlotReading,
+    UpsReading,
+)
+from collectors.model.snapshot import View
 from daemon import __version__
-from daemon.snapshot import View
 
 MBIT_TO_BYTES = 1_000_000 / 8
 
@@ -305,7 +312,7 @@ def _ups_metrics(view: View) -> Iterator[Metric]:
             protected.add_metric(key, 1.0 if ups.shutdown_protected else 0.0)
         if not ups.up:
             continue
-        for flag in (*KNOWN_FLAGS, *(f for f in ups.flags if f not in KNOWN_FLAGS)):
+        for flag in (*UPS_FLAGS, *(f for f in ups.flags if f not in UPS_FLAGS)):
             status.add_metric([ups.ups, flag], 1.0 if flag in ups.flags else 0.0)
         on_battery.add_metric(key, 1.0 if ups.on_battery else 0.0)
         low_battery.add_metric(key, 1.0 if ups.low_battery else 0.0)

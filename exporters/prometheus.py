@@ -13,9 +13,9 @@ from prometheus_client import CollectorRegistry, ProcessCollector, generate_late
 from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
-from collectors.statefile import write_atomically
+from collectors.kit.statefile import write_atomically
+from collectors.model.snapshot import View
 from daemon import __version__
-from daemon.snapshot import View
 from exporters.metrics import clock_families, metric_families, static_families
 
 CONTENT_TYPE_HTML = "text/html; charset=utf-8"

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from collectors.nut_client import NutClient, NutClientError, NutError
+from collectors.ups.nut_client import NutClient, NutClientError, NutError
 from tests.conftest import free_port, require_binary
 
 ADMIN = ("admin", "adminpass")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collectors.model.gaps import Finding, GapRule, RuleContext
+from collectors.model.snapshot import Gap
 from daemon.gaps import p1_ups, p2_drives, p3_links, p5_pcie, pending
-from daemon.gaps.model import Finding, Gap, GapRule, RuleContext
 
 RULES: tuple[GapRule, ...] = (p1_ups.RULE, p2_drives.RULE, p3_links.RULE, pending.P4, p5_pcie.RULE, pending.P6)
 

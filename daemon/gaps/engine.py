@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from collectors.model.gaps import Finding, GapRule, RuleContext
+from collectors.model.severity import rank
+from collectors.model.snapshot import Gap
 from daemon.config import GapOverride
-from daemon.gaps.model import Finding, Gap, GapRule, RuleContext
-from daemon.severity import rank
 
 if TYPE_CHECKING:
-    from daemon.snapshot import Snapshot
+    from collectors.model.snapshot import Snapshot
 
 
 def evaluate(snapshot: Snapshot, rules: Sequence[GapRule], overrides: Mapping[str, GapOverride],

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from collectors.readings import UpsReading
-from daemon.gaps.model import Finding, GapRule, RuleContext
+from collectors.model.gaps import Finding, GapRule, RuleContext
+from collectors.model.readings import UpsReading
 
 if TYPE_CHECKING:
-    from daemon.snapshot import Snapshot
+    from collectors.model.snapshot import Snapshot
 
 UPS_COLLECTORS = ("ups", "ups_snmp")
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from collectors.readings import ArrayReading, DriveReading
-from daemon.gaps.model import Finding, GapRule, RuleContext
+from collectors.model.gaps import Finding, GapRule, RuleContext
+from collectors.model.readings import ArrayReading, DriveReading
 
 if TYPE_CHECKING:
-    from daemon.snapshot import Snapshot
+    from collectors.model.snapshot import Snapshot
 
 VERDICT_WORDS = {1: "degrading", 2: "failing"}
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from collectors.readings import PcieLinkReading, SlotReading, SlotScan
-from daemon.gaps.model import Finding, GapRule, RuleContext
+from collectors.model.gaps import Finding, GapRule, RuleContext
+from collectors.model.readings import PcieLinkReading, SlotReading, SlotScan
 from daemon.gaps.units import gts_text
 
 if TYPE_CHECKING:
-    from daemon.snapshot import Snapshot
+    from collectors.model.snapshot import Snapshot
 
 
 def evaluate(snapshot: Snapshot, ctx: RuleContext) -> Finding:

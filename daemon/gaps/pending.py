@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from daemon.gaps.model import Finding, GapRule, RuleContext
+from collectors.model.gaps import Finding, GapRule, RuleContext
 
 if TYPE_CHECKING:
-    from daemon.snapshot import Snapshot
+    from collectors.model.snapshot import Snapshot
 
 
 def _not_measured(what: str) -> Callable[[Snapshot, RuleContext], Finding]:

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from collectors.base import RunContext
-from collectors.dmi import parse_slots
-from collectors.pcie import PcieCollector
-from collectors.readings import PcieLinkReading, SlotReading
+from collectors.kit.context import RunContext
+from collectors.model.readings import PcieLinkReading, SlotReading
+from collectors.pcie.collector import PcieCollector
+from collectors.pcie.dmi import parse_slots
 from tests.conformance.report import emit_lines
 from tests.pcie_tree import MS01_SLOT_PORTS, microserver_gen10_plus, ms01, zimaboard_832
 

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from collectors.base import RunContext
-from collectors.readings import UpsReading
-from collectors.ups_nut import NUMBER_TABLE, NutUpsCollector, numbers, parse_status
+from collectors.kit.context import RunContext
+from collectors.model.readings import UpsReading
+from collectors.ups.nut import NUMBER_TABLE, NutUpsCollector, numbers, parse_status
 from tests.conformance.report import emit_lines
 from tests.conftest import corpus_dir
 from tests.nut_fixture import NutServer, nut_binaries

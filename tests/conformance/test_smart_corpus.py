@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from collectors.smart_json import drive_identity, parse_scan, parse_smartctl_json
-from collectors.smart_verdict import Limits, counters, judge
+from collectors.smart.parse import drive_identity, parse_scan, parse_smartctl_json
+from collectors.smart.verdict import Limits, counters, judge
 from tests.conformance.report import emit_lines
 from tests.conftest import corpus_dir
 

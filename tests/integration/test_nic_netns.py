@@ -28,8 +28,8 @@ OPERSTATES = {"up", "down", "lowerlayerdown", "dormant", "testing", "notpresent"
 COLLECT = """
 import dataclasses, json, sys, time
 from pathlib import Path
-from collectors.base import RunContext
-from collectors.nic import NicCollector
+from collectors.kit.context import RunContext
+from collectors.nic.collector import NicCollector
 
 include_virtual = sys.argv[1] == "virtual"
 runs, pause = int(sys.argv[2]), float(sys.argv[3])
@@ -44,7 +44,7 @@ print(json.dumps(out))
 
 IOCTL = """
 import dataclasses, json, sys
-from collectors.ethtool import get_link_settings
+from collectors.nic.ethtool import get_link_settings
 
 out = {}
 for name in sys.argv[1:]:

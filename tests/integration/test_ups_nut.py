@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from collectors.base import CollectorError, RunContext
-from collectors.readings import UpsReading
-from collectors.ups_nut import NutUpsCollector
+from collectors.kit.context import CollectorError, RunContext
+from collectors.model.readings import UpsReading
+from collectors.ups.nut import NutUpsCollector
 from tests import nut_devs
 from tests.nut_fixture import NutServer, nut_binaries
 
@@ -117,7 +117,7 @@ def test_identity_alarm_and_unescaped_strings(scenario_server: NutServer, tmp_pa
 def test_bogus_numbers_are_logged_once(scenario_server: NutServer, tmp_path: Path,
                                        caplog: pytest.LogCaptureFixture) -> None:
     collector = NutUpsCollector([entry(scenario_server, ups="bogus")], upsmon_conf=None)
-    with caplog.at_level(logging.WARNING, logger="collectors.ups_nut"):
+    with caplog.at_level(logging.WARNING, logger="collectors.ups.nut"):
         for _ in range(3):
             (reading,) = collector.collect(ctx(tmp_path))
     assert isinstance(reading, UpsReading)
@@ -242,7 +242,7 @@ def test_every_server_failed_is_a_collector_error(started: list[NutServer], tmp_
 
     # A server never seen answering: nothing is invented for it, one warning, and the error names it.
     never = NutUpsCollector([{"host": "127.0.0.1", "port": _refused_port(), "timeout": 1.0}], upsmon_conf=None)
-    with caplog.at_level(logging.WARNING, logger="collectors.ups_nut"):
+    with caplog.at_level(logging.WARNING, logger="collectors.ups.nut"):
         for _ in range(2):
             with pytest.raises(CollectorError, match="refused"):
                 never.collect(ctx(tmp_path))

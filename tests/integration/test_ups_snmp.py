@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from collectors.base import Cancelled, CollectorError, RunContext
-from collectors.readings import UpsReading
-from collectors.ups_snmp import SnmpUpsCollector
+from collectors.kit.context import Cancelled, CollectorError, RunContext
+from collectors.model.readings import UpsReading
+from collectors.ups.snmp import SnmpUpsCollector
 from tests.conftest import REPO
 from tests.snmp_agent import SnmpAgent, free_udp_port, snmpsim_data_dir, start_agent
 
@@ -98,7 +98,7 @@ def test_phoenixtec_empty_identity_and_unused_lines(agent: SnmpAgent) -> None:
 
 def test_huawei_minus_one_and_tenths_are_dropped(agent: SnmpAgent, caplog: pytest.LogCaptureFixture) -> None:
     collector = SnmpUpsCollector([target(agent, "UPS/huawei-gse200m", name="huawei")])
-    with caplog.at_level(logging.WARNING, logger="collectors.ups_snmp"):
+    with caplog.at_level(logging.WARNING, logger="collectors.ups.snmp"):
         reading = collector.collect(ctx())[0]
         assert isinstance(reading, UpsReading)
         first = [r.getMessage() for r in caplog.records]
@@ -275,7 +275,7 @@ def test_runs_leave_no_sockets_or_threads_behind(agent: SnmpAgent) -> None:
 
 def test_importing_the_module_does_not_load_pysnmp() -> None:
     code = ("import sys\n"
-            "import collectors.ups_snmp as m\n"
+            "import collectors.ups.snmp as m\n"
             "m.SnmpUpsCollector([{'host': 'ups.lan'}])\n"
             "print(sorted(n for n in sys.modules if n.split('.')[0] in ('pysnmp', 'pyasn1')))\n")
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from collectors.dmi import DmiParseError, normalise_bus_address, parse_slots
+from collectors.pcie.dmi import DmiParseError, normalise_bus_address, parse_slots
 
 HEADER_34 = "# dmidecode 3.4\nGetting SMBIOS data from sysfs.\nSMBIOS 3.5.0 present.\n\n"
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from types import MappingProxyType
 
-from collectors.readings import (
+from collectors.model.gaps import Finding, GapRule, RuleContext
+from collectors.model.readings import (
     AnyReading,
     ArrayReading,
     DriveReading,
@@ -15,12 +16,11 @@ from collectors.readings import (
     SlotScan,
     UpsReading,
 )
+from collectors.model.snapshot import CollectorStatus, Gap, Snapshot, View
 from daemon.config import GapOverride
 from daemon.gaps import RULES
 from daemon.gaps.engine import evaluate
-from daemon.gaps.model import Finding, Gap, GapRule, RuleContext
-from daemon.report import failing, markdown
-from daemon.snapshot import CollectorStatus, Snapshot, View
+from exporters.report import failing, markdown
 
 CTX = RuleContext(role="compute")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from collectors.linkmodes import (
+from collectors.nic.linkmodes import (
     LINK_MODES,
     NWORDS,
     best_speed_mbps,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from collectors.mdstat import (
+from collectors.storage.mdstat import (
     MdArray,
     MdMember,
     MdstatParseError,

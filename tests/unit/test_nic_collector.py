@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from collectors.base import Cancelled, CollectorError, RunContext
-from collectors.ethtool import ETHTOOL_GLINKSETTINGS, LinkSettings, parse_link_settings
-from collectors.linkmodes import NWORDS, bitmap_from_modes, parse_speed
-from collectors.nic import NicCollector
-from collectors.readings import LinkReading
+from collectors.kit.context import Cancelled, CollectorError, RunContext
+from collectors.model.readings import LinkReading
+from collectors.nic.collector import NicCollector
+from collectors.nic.ethtool import ETHTOOL_GLINKSETTINGS, LinkSettings, parse_link_settings
+from collectors.nic.linkmodes import NWORDS, bitmap_from_modes, parse_speed
 from tests.net_tree import (
     I226_LM,
     I226_V,
@@ -200,7 +200,7 @@ def test_unexpected_values_become_unknown_and_are_logged(
             Iface("enp3s0", 4, pci="0000:03:00.0", flags="garbage"),  # admin state from the readable carrier
         ],
     )
-    with caplog.at_level(logging.DEBUG, logger="collectors.nic"):
+    with caplog.at_level(logging.DEBUG, logger="collectors.nic.collector"):
         readings = collect(root)
     assert readings["enp1s0"].speed_mbps is None
     assert readings["enp1s0"].carrier is True

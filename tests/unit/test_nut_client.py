@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from collectors.nut_client import (
+from collectors.ups.nut_client import (
     MAX_LINE,
     NutClient,
     NutConnectionError,

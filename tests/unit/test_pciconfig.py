@@ -7,7 +7,7 @@ import struct
 
 import pytest
 
-from collectors.pciconfig import bridge_buses, capability_offsets, parse_pcie_capability
+from collectors.pcie.pciconfig import bridge_buses, capability_offsets, parse_pcie_capability
 from tests.pcie_tree import Function, Slot, encode_config
 
 

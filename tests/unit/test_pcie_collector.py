@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from collectors.base import Cancelled, CollectorError, RunContext
-from collectors.pcie import BASELINE_FILE, PcieCollector, parse_speed, parse_width
-from collectors.readings import AnyReading, PcieLinkReading, SlotReading, SlotScan
+from collectors.kit.context import Cancelled, CollectorError, RunContext
+from collectors.model.readings import AnyReading, PcieLinkReading, SlotReading, SlotScan
+from collectors.pcie.collector import BASELINE_FILE, PcieCollector, parse_speed, parse_width
 from tests.pcie_tree import (
     MS01_SLOT_PORTS,
     MS01_THUNDERBOLT_PORTS,

@@ -6,8 +6,9 @@ import gzip
 from collections.abc import Iterable
 from typing import Any
 
-from collectors.readings import DriveReading, SlotScan
-from daemon.snapshot import CollectorStatus, SnapshotStore
+from collectors.model.readings import DriveReading, SlotScan
+from collectors.model.snapshot import CollectorStatus
+from daemon.store import SnapshotStore
 from exporters.prometheus import build_app
 
 

@@ -8,11 +8,11 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from collectors.base import CollectorError, RunContext
-from collectors.command import run_program
-from collectors.readings import AnyReading, SlotScan
+from collectors.kit.command import run_program
+from collectors.kit.context import CollectorError, RunContext
+from collectors.model.readings import AnyReading, SlotScan
 from daemon.scheduler import Job, Scheduler
-from daemon.snapshot import SnapshotStore
+from daemon.store import SnapshotStore
 
 
 class Counting:

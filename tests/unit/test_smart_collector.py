@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from collectors.base import Cancelled, CollectorError, RunContext
-from collectors.readings import AnyReading, DriveReading
-from collectors.smart import STANDBY_EXIT_STATUS, STATE_FILE, SmartCollector
+from collectors.kit.context import Cancelled, CollectorError, RunContext
+from collectors.model.readings import AnyReading, DriveReading
+from collectors.smart.collector import STANDBY_EXIT_STATUS, STATE_FILE, SmartCollector
 from tests import smart_fixtures as fx
 from tests.conftest import corpus_dir
 from tests.smartctl_standin import read_calls, write_scenario, write_wrapper
@@ -329,7 +329,7 @@ def test_garbage_without_history_is_omitted(rig: Rig) -> None:
 
 
 def test_a_crash_handling_one_drive_costs_only_that_drive(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
-    import collectors.smart as smart
+    import collectors.smart.collector as smart
 
     real = smart.parse_smartctl_json  # type: ignore[attr-defined]
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from collectors.smart_json import (
+from collectors.smart.parse import (
     ScanEntry,
     SmartParseError,
     drive_identity,

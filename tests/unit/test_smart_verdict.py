@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from collectors.smart_json import SmartFacts, parse_smartctl_json
-from collectors.smart_verdict import (
+from collectors.smart.parse import SmartFacts, parse_smartctl_json
+from collectors.smart.verdict import (
     NVME_CRITICAL_WARNING_BITS,
     DriveCounters,
     Limits,

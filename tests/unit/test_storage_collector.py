@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from collectors.base import Cancelled, CollectorError, RunContext
-from collectors.readings import ArrayReading
-from collectors.storage import StorageCollector, whole_disk
+from collectors.kit.context import Cancelled, CollectorError, RunContext
+from collectors.model.readings import ArrayReading
+from collectors.storage.collector import StorageCollector, whole_disk
 from tests import storage_fixtures as fx
 
 ProgramFactory = Callable[..., str]
@@ -27,7 +27,8 @@ def by_name(readings: Sequence[ArrayReading]) -> dict[str, ArrayReading]:
 
 
 def warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING and r.name == "collectors.storage"]
+    return [r.getMessage() for r in caplog.records
+            if r.levelno >= logging.WARNING and r.name == "collectors.storage.collector"]
 
 
 @pytest.fixture
@@ -232,7 +233,7 @@ def test_no_pools(procfs: Path, sysfs: Path, tmp_path: Path, zpool: ProgramFacto
 def test_zpool_missing_is_not_an_error(procfs: Path, sysfs: Path, tmp_path: Path,
                                        caplog: pytest.LogCaptureFixture) -> None:
     (procfs / "mdstat").write_text(fx.MD_RAID1_HEALTHY)
-    caplog.set_level(logging.DEBUG, logger="collectors.storage")
+    caplog.set_level(logging.DEBUG, logger="collectors.storage.collector")
     collector = StorageCollector(procfs, sysfs, no_zpool(tmp_path))
     for _ in range(3):
         assert [r.array for r in collector.collect(ctx_for(tmp_path))] == ["md0"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from collectors.ups_nut import (
-    KNOWN_FLAGS,
+from collectors.model.readings import UPS_FLAGS
+from collectors.ups.nut import (
     Monitor,
     UpsmonConf,
     numbers,
@@ -34,7 +34,7 @@ def test_parse_status(text: str, flags: tuple[str, ...]) -> None:
 
 
 def test_known_flags_are_the_contract() -> None:
-    assert KNOWN_FLAGS == ("OL", "OB", "LB", "HB", "RB", "CHRG", "DISCHRG", "BYPASS", "CAL", "OFF", "OVER",
+    assert UPS_FLAGS == ("OL", "OB", "LB", "HB", "RB", "CHRG", "DISCHRG", "BYPASS", "CAL", "OFF", "OVER",
                            "TRIM", "BOOST", "FSD", "ALARM")
 
 

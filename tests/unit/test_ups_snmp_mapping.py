@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from collectors.ups_snmp import (
+from collectors.ups.snmp import (
     APC_ADV_BATTERY_CAPACITY,
     APC_ADV_BATTERY_RUNTIME,
     APC_ADV_OUTPUT_LOAD,

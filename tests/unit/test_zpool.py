@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from collectors.zpool import VdevNode, Zpool, ZpoolParseError, parse_scan, parse_zpool_status, vdev_redundancy
+from collectors.storage.zpool import VdevNode, Zpool, ZpoolParseError, parse_scan, parse_zpool_status, vdev_redundancy
 from tests import storage_fixtures as fx
 
 

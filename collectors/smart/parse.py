@@ -1,6 +1,6 @@
 """Pure parser of `smartctl --json` output (smartmontools 7.0-7.5): one drive's facts, and `--scan` lists.
 
-Nothing here runs a program or judges a drive; `collectors.smart_verdict` does the judging. The parser is
+Nothing here runs a program or judges a drive; `collectors.smart.verdict` does the judging. The parser is
 deliberately forgiving about shape (a field of the wrong type is treated as absent, never as an error)
 because the JSON schema grew across 7.0-7.5 and vendors fill fields with garbage, and strict about what is
 not smartctl output at all (`SmartParseError`).

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from collectors.readings import AnyReading
+from collectors.model.readings import AnyReading
 
 
 class CollectorError(Exception):

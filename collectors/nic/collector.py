@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
-from collectors.base import CollectorError, RunContext
-from collectors.ethtool import LinkSettings, get_link_settings
-from collectors.linkmodes import best_speed_mbps
-from collectors.readings import LinkReading
-from collectors.sysfs import DeviceGone, read_attr
+from collectors.kit.context import CollectorError, RunContext
+from collectors.kit.sysfs import DeviceGone, read_attr
+from collectors.model.readings import LinkReading
+from collectors.nic.ethtool import LinkSettings, get_link_settings
+from collectors.nic.linkmodes import best_speed_mbps
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Linux md (software RAID): `/proc/mdstat` text and md sysfs attribute values, parsed into frozen dataclasses.
 
-Pure: nothing here touches the filesystem; `collectors.storage` reads the files and hands the text over.
+Pure: nothing here touches the filesystem; `collectors.storage.collector` reads the files and hands the text over.
 
 Formats this is built on (kernel drivers/md/md.c `md_seq_show`, `status_resync`, `state_show`, and
 Documentation/admin-guide/md.rst):

@@ -11,7 +11,7 @@ Why it is built the way it is (see ../shared/notes/smart.md for the research beh
 * One hung smartctl (a dying USB disk, a wedged HBA) costs only its own drive: each query has a deadline
   of its own, inside the run's, and the run returns what finished before the scheduler's hard timeout.
 * Exit status 2 means both "open failed" and "asleep" by default, hence the unique standby status below;
-  bits 2-7 do not mean "no data" and the data is used; health comes from collectors.smart_verdict.
+  bits 2-7 do not mean "no data" and the data is used; health comes from collectors.smart.verdict.
 * Growth ("5592 pending sectors (was 0)") needs a reference that survives restarts: the first counters seen
   for each drive are persisted in the state directory, keyed by the drive's stable identity.
 * Serial numbers and WWNs are identities, not log material: messages name the /dev path.
@@ -31,10 +31,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from collectors.base import Cancelled, CollectorError, RunContext
-from collectors.command import ProgramNotFound, run_program
-from collectors.readings import AnyReading, DriveReading
-from collectors.smart_json import (
+from collectors.kit.command import ProgramNotFound, run_program
+from collectors.kit.context import Cancelled, CollectorError, RunContext
+from collectors.kit.statefile import set_aside, write_atomically
+from collectors.kit.sysfs import read_attr
+from collectors.model.readings import AnyReading, DriveReading
+from collectors.smart.parse import (
     ScanEntry,
     SmartFacts,
     SmartParseError,
@@ -42,9 +44,7 @@ from collectors.smart_json import (
     parse_scan,
     parse_smartctl_json,
 )
-from collectors.smart_verdict import DriveCounters, counters, judge
-from collectors.statefile import set_aside, write_atomically
-from collectors.sysfs import read_attr
+from collectors.smart.verdict import DriveCounters, counters, judge
 
 STATE_FILE = "smart-state.json"
 _STATE_VERSION = 1

@@ -1,6 +1,6 @@
 """ZFS: `zpool status -P -L` text parsed into pools, their vdev trees, states and scan progress.
 
-Pure: `collectors.storage` runs the program and hands the text over.
+Pure: `collectors.storage.collector` runs the program and hands the text over.
 
 Format (OpenZFS 2.1, cmd/zpool/zpool_main.c `status_callback`, `print_status_config`, `print_class_vdevs`,
 `print_scan_status`), one block per pool, blank line between pools:

@@ -22,19 +22,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from collectors.base import Cancelled, CollectorError, RunContext
-from collectors.command import run_program
-from collectors.dmi import DmiParseError, SmbiosSlot, parse_slots
-from collectors.pciconfig import (
+from collectors.kit.command import run_program
+from collectors.kit.context import Cancelled, CollectorError, RunContext
+from collectors.kit.statefile import set_aside, write_atomically
+from collectors.kit.sysfs import read_attr
+from collectors.model.readings import AnyReading, PcieLinkReading, SlotReading, SlotScan
+from collectors.pcie.dmi import DmiParseError, SmbiosSlot, parse_slots
+from collectors.pcie.pciconfig import (
     DOWNSTREAM_PORT_TYPES,
     PcieCapability,
     bridge_buses,
     header_type,
     parse_pcie_capability,
 )
-from collectors.readings import AnyReading, PcieLinkReading, SlotReading, SlotScan
-from collectors.statefile import set_aside, write_atomically
-from collectors.sysfs import read_attr
 
 BASELINE_FILE = "pcie-baseline.json"
 _BASELINE_VERSION = 1

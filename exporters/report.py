@@ -6,9 +6,8 @@ import dataclasses
 import json
 from typing import Any
 
-from daemon.gaps.model import Gap
-from daemon.severity import DISPLAY, at_least
-from daemon.snapshot import View
+from collectors.model.severity import DISPLAY, at_least
+from collectors.model.snapshot import Gap, View
 
 
 def severity_cell(gap: Gap) -> str:

@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from collectors.base import Cancelled, CollectorError, RunContext
-from collectors.readings import UpsReading
+from collectors.kit.context import Cancelled, CollectorError, RunContext
+from collectors.model.readings import UpsReading
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,11 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from collectors.base import Cancelled, CollectorError, RunContext
-from collectors.command import ProgramNotFound, run_program
-from collectors.mdstat import (
+from collectors.kit.command import ProgramNotFound, run_program
+from collectors.kit.context import Cancelled, CollectorError, RunContext
+from collectors.kit.sysfs import read_attr
+from collectors.model.readings import ArrayReading
+from collectors.storage.mdstat import (
     MdArray,
     MdstatParseError,
     MdSysfs,
@@ -27,9 +29,7 @@ from collectors.mdstat import (
     merge_sysfs,
     parse_mdstat,
 )
-from collectors.readings import ArrayReading
-from collectors.sysfs import read_attr
-from collectors.zpool import Zpool, ZpoolParseError, parse_zpool_status
+from collectors.storage.zpool import Zpool, ZpoolParseError, parse_zpool_status
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from collectors.base import Cancelled, CollectorError, RunContext
+from collectors.kit.context import Cancelled, CollectorError, RunContext
 
 # A garbled or runaway program must not exhaust memory; real dmidecode/smartctl output is far below this.
 MAX_OUTPUT_BYTES = 8 * 1024 * 1024

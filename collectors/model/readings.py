@@ -116,6 +116,12 @@ class ArrayReading:
     sync_progress_ratio: float | None = None  # 0..1 while a sync runs and reports progress
 
 
+# The ups.status flags NUT documents: each gets an explicit series (0 or 1) wherever flags are exported, and a
+# source that speaks another protocol (SNMP) maps onto these names. Other tokens (HE, ...) are kept as reported.
+UPS_FLAGS = ("OL", "OB", "LB", "HB", "RB", "CHRG", "DISCHRG", "BYPASS", "CAL", "OFF", "OVER", "TRIM", "BOOST",
+             "FSD", "ALARM")
+
+
 @dataclass(frozen=True)
 class UpsReading:
     """One UPS as NUT (or an SNMP agent) reported it. Numbers are range-checked: an invalid one is None."""

@@ -1,13 +1,11 @@
-"""What a gap rule is and what it produces."""
+"""What a gap rule is and what it decides, before configuration (overrides) is applied."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from daemon.snapshot import Snapshot
+from collectors.model.snapshot import Snapshot
 
 
 @dataclass(frozen=True)
@@ -37,21 +35,3 @@ class GapRule:
     severity: str  # default severity while open
     collectors: tuple[str, ...]  # collectors whose readings the rule needs
     evaluate: Callable[[Snapshot, RuleContext], Finding]
-
-
-@dataclass(frozen=True)
-class Gap:
-    id: str
-    title: str
-    risk: str
-    open: bool
-    severity: str
-    evidence: tuple[str, ...]
-    evaluated: bool
-    reason: str = ""
-
-    @property
-    def status(self) -> str:
-        if not self.evaluated:
-            return "unknown"
-        return "open" if self.open else "resolved"

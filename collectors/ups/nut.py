@@ -28,14 +28,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from collectors.base import Cancelled, CollectorError, RunContext
-from collectors.nut_client import DEFAULT_PORT, NutClient, NutClientError, NutError, split_words
-from collectors.readings import UpsReading
+from collectors.kit.context import Cancelled, CollectorError, RunContext
+from collectors.model.readings import UpsReading
+from collectors.ups.nut_client import DEFAULT_PORT, NutClient, NutClientError, NutError, split_words
 
 log = logging.getLogger(__name__)
 
-KNOWN_FLAGS = ("OL", "OB", "LB", "HB", "RB", "CHRG", "DISCHRG", "BYPASS", "CAL", "OFF", "OVER", "TRIM", "BOOST",
-               "FSD", "ALARM")
 DEFAULT_UPSMON_CONF = Path("/etc/nut/upsmon.conf")
 _MAX_CONF = 1024 * 1024
 _MAX_SECRET = 4096

@@ -1,4 +1,5 @@
-"""The immutable snapshot of everything collected, and the store that swaps it atomically.
+"""The store that swaps the View atomically, re-evaluates gaps when a collector reports, and wakes
+exporters when a new View exists.
 
 Exporters only ever read `SnapshotStore.current()`: a scrape or an MQTT publish renders the newest View and
 never waits on hardware. Gaps are evaluated when a collector reports, not when someone reads.
@@ -8,50 +9,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterable
+from dataclasses import replace
 from types import MappingProxyType
-from typing import TypeVar
 
-from collectors.readings import AnyReading
-from daemon.gaps.model import Gap
-
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class CollectorStatus:
-    name: str
-    success: bool | None  # None until the first run finished
-    error: str = ""
-    duration_seconds: float = 0.0
-    last_run: float | None = None  # wall-clock time of the last finished run
-    last_success: float | None = None
-    readings: tuple[AnyReading, ...] = ()
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    host: str
-    taken_at: float
-    collectors: Mapping[str, CollectorStatus] = field(default_factory=lambda: MappingProxyType({}))
-
-    def readings(self, kind: type[T]) -> tuple[T, ...]:
-        """Every reading of one type, from whichever collectors produced it."""
-        return tuple(r for status in self.collectors.values() for r in status.readings if isinstance(r, kind))
-
-    def status(self, name: str) -> CollectorStatus | None:
-        return self.collectors.get(name)
-
-
-@dataclass(frozen=True)
-class View:
-    """A snapshot together with the gaps evaluated on it: what every exporter renders."""
-
-    snapshot: Snapshot
-    gaps: tuple[Gap, ...]
-    version: int = 0
-
+from collectors.model.snapshot import CollectorStatus, Gap, Snapshot, View
 
 Evaluator = Callable[[Snapshot], tuple[Gap, ...]]
 

@@ -18,7 +18,7 @@ import socket
 import struct
 from dataclasses import dataclass
 
-from collectors.linkmodes import modes_from_bitmap
+from collectors.nic.linkmodes import modes_from_bitmap
 
 SIOCETHTOOL = 0x8946
 ETHTOOL_GSET = 0x00000001

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
-from collectors.smart_json import AtaAttribute, NvmeHealth, SmartFacts
+from collectors.smart.parse import AtaAttribute, NvmeHealth, SmartFacts
 
 OK, WARNING, FAILING = 0, 1, 2
 
