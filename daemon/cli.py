@@ -12,7 +12,7 @@ from pathlib import Path
 from collectors.model.severity import SEVERITIES
 from collectors.model.snapshot import View
 from daemon import __version__, logs
-from daemon.build import build_evaluator, checked_jobs, not_implemented
+from daemon.build import build_evaluator, build_jobs, not_implemented
 from daemon.config import DEFAULT_CONFIG_PATH, Config, ConfigError, load_config, resolve_config_path
 from daemon.scheduler import Job, Scheduler
 from daemon.store import SnapshotStore
@@ -64,7 +64,7 @@ def _parser() -> argparse.ArgumentParser:
 def _load(path: Path | None) -> tuple[Config, list[Job]] | None:
     try:
         config = load_config(path)
-        jobs = checked_jobs(config)
+        jobs = build_jobs(config)
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
@@ -75,7 +75,7 @@ def _load(path: Path | None) -> tuple[Config, list[Job]] | None:
 
 
 def collect_once(config: Config, jobs: list[Job] | None = None) -> View:
-    jobs = jobs if jobs is not None else checked_jobs(config)
+    jobs = jobs if jobs is not None else build_jobs(config)
     store = SnapshotStore(config.daemon.host, build_evaluator(config), [j.name for j in jobs])
     try:
         config.daemon.state_dir.mkdir(parents=True, exist_ok=True, mode=0o750)

@@ -1,26 +1,35 @@
-"""TOML configuration: schema, validation with `file:line: key: problem` messages, typed result.
+"""TOML configuration: load the file once, check every section, say each problem as `file:line: key:
+problem`, and hand out typed configs.
 
 Every section is optional; what is left out is auto-detected. The key names are the public contract
-(DESIGN.md), so sections that later collectors consume are validated here already: an operator can write
-the whole file once and `check-config` tells the truth about it.
+(DESIGN.md). This module owns [daemon] and [gaps]; the exporters describe [prometheus] and [mqtt]
+(exporters.sections) and every source package describes its own section (collectors.registry). Nothing
+validates a section a second time.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import re
 import socket
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from collectors.kit import config as c
+from collectors.kit.config import parse_duration
+from collectors.model.gaps import GapOverride
 from collectors.model.severity import SEVERITIES
-from collectors.nic.linkmodes import parse_speed
+from collectors.registry import Environment, Source, sources
+from daemon.gaps import RULES
+from exporters.sections import SECTIONS as EXPORTER_SECTIONS
+from exporters.sections import MqttConfig, PrometheusConfig, parse_listen_address
+
+__all__ = ["DEFAULT_CONFIG_PATH", "Config", "ConfigError", "ConfigProblem", "DaemonConfig", "GapOverride",
+           "load_config", "parse_duration", "parse_listen_address", "resolve_config_path"]
 
 DEFAULT_CONFIG_PATH = Path("/etc/physgap/physgap.toml")
-DEFAULT_LISTEN = "0.0.0.0:9829"
 
 
 @dataclass(frozen=True)
@@ -48,70 +57,15 @@ class ConfigError(Exception):
 @dataclass(frozen=True)
 class DaemonConfig:
     host: str
-    role: str
-    interval: float
-    state_dir: Path
-    sysfs: Path
-    procfs: Path
+    role: str = "other"
+    interval: float = 30.0
+    state_dir: Path = Path("/var/lib/physgap")
+    sysfs: Path = Path("/sys")
+    procfs: Path = Path("/proc")
 
-
-@dataclass(frozen=True)
-class PrometheusConfig:
-    listen: str
-    web_config: Path | None
-    textfile: Path | None
-
-
-@dataclass(frozen=True)
-class NicsConfig:
-    include: tuple[str, ...]
-    exclude: tuple[str, ...]
-    expected_mbps: Mapping[str, int]
-    include_virtual: bool
-    interval: float | None
-    timeout: float
-
-
-@dataclass(frozen=True)
-class PcieConfig:
-    dmidecode: str
-    interval: float | None
-    timeout: float
-
-
-@dataclass(frozen=True)
-class SmartConfig:
-    smartctl: str
-    devices: tuple[Mapping[str, Any], ...]  # empty = smartctl --scan
-    interval: float
-    timeout: float
-    concurrency: int
-    force_after: int  # wake a disk after this many skipped checks; 0 = never
-
-
-@dataclass(frozen=True)
-class StorageConfig:
-    zpool: str
-    interval: float | None
-    timeout: float
-
-
-@dataclass(frozen=True)
-class UpsConfig:
-    nut: tuple[Mapping[str, Any], ...]  # [[ups.nut]] servers
-    snmp: tuple[Mapping[str, Any], ...]  # [[ups.snmp]] agents
-    autodetect: bool  # with no [[ups.nut]], try 127.0.0.1:3493
-    upsmon_conf: Path | None  # this host's upsmon.conf, for shutdown protection; None = do not read
-    interval: float | None
-    timeout: float
-
-
-@dataclass(frozen=True)
-class GapOverride:
-    severity: str | None = None
-    title: str | None = None
-    risk: str | None = None
-    enabled: bool = True
+    @property
+    def environment(self) -> Environment:
+        return Environment(sysfs=self.sysfs, procfs=self.procfs)
 
 
 @dataclass(frozen=True)
@@ -119,273 +73,26 @@ class Config:
     source: str  # file path, or "<defaults>"
     daemon: DaemonConfig
     prometheus: PrometheusConfig
-    nics: NicsConfig
-    pcie: PcieConfig
-    smart: SmartConfig
-    storage: StorageConfig
-    ups: UpsConfig
+    mqtt: MqttConfig
     gaps: Mapping[str, GapOverride]
-    # Sections whose collectors are not built yet: validated, kept raw for them.
-    extra: Mapping[str, Any] = field(default_factory=dict)
-
-    def interval_for(self, collector_interval: float | None) -> float:
-        return collector_interval if collector_interval is not None else self.daemon.interval
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Value checks: each returns the converted value or raises ValueError with the problem in words.
-
-Check = Callable[[Any], Any]
-
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+    # Every registered source's typed config, by section name ("smart", "ups", "oob", ...).
+    sources: Mapping[str, Any] = field(default_factory=dict)
+    # Sections written in the file whose source is registered but not built yet (the "pending" warning).
+    pending: tuple[str, ...] = ()
 
 
-def parse_duration(text: str) -> float:
-    """'500ms', '30s', '5m', '1h', '1m30s' -> seconds. Bare numbers are refused: units are not guessable."""
-    if not isinstance(text, str) or not text:
-        raise ValueError(f"expected a duration such as \"30s\", got {text!r}")
-    pos = 0
-    total = 0.0
-    for match in _DURATION_PART.finditer(text):
-        if match.start() != pos:
-            break
-        total += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-        pos = match.end()
-    if pos != len(text):
-        raise ValueError(f"bad duration {text!r}: use a number with ms, s, m, h or d, such as \"30s\"")
-    if total <= 0:
-        raise ValueError(f"duration {text!r} must be greater than zero")
-    return total
-
-
-def _str(value: Any) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"expected a string, got {type(value).__name__}")
-    return value
-
-
-def _nonempty_str(value: Any) -> str:
-    text = _str(value)
-    if not text.strip():
-        raise ValueError("must not be empty")
-    return text
-
-
-def _bool(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"expected true or false, got {type(value).__name__}")
-    return value
-
-
-def _int_range(low: int, high: int) -> Check:
-    def check(value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"expected an integer, got {type(value).__name__}")
-        if not low <= value <= high:
-            raise ValueError(f"{value} is outside {low}..{high}")
-        return value
-
-    return check
-
-
-def _duration(value: Any) -> float:
-    return parse_duration(value)
-
-
-def _enum(*choices: str) -> Check:
-    def check(value: Any) -> str:
-        text = _str(value)
-        if text not in choices:
-            raise ValueError(f"{text!r} is not one of {', '.join(choices)}")
-        return text
-
-    return check
-
-
-def _str_list(value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ValueError("expected a list of strings")
-    return tuple(value)
-
-
-def _host(value: Any) -> str:
-    text = _nonempty_str(value)
-    if any(c.isspace() for c in text) or "/" in text:
-        raise ValueError(f"{text!r} is not a host name or address")
-    return text
-
-
-def parse_listen_address(text: str, *, allow_zero: bool = False) -> tuple[str, int]:
-    """'host:port', '[::1]:9829' or ':9829' (all IPv4 interfaces) -> (host, port).
-
-    Port 0 ("any free port") is only for tests: a daemon on a random port is unreachable to Prometheus.
-    """
-    match = re.fullmatch(r"(?:\[([0-9A-Fa-f:.]+(?:%[\w.-]+)?)\]|([^\s:\[\]%]*)):(\d{1,5})", text)
-    if not match:
-        raise ValueError(f"bad listen address {text!r}: expected host:port, [ipv6]:port or :port")
-    host = match.group(1) or match.group(2) or "0.0.0.0"  # noqa: S104 - ":port" means every interface
-    port = int(match.group(3))
-    low = 0 if allow_zero else 1
-    if not low <= port <= 65535:
-        raise ValueError(f"bad listen address {text!r}: port {port} is outside {low}..65535")
-    return host, port
-
-
-def _listen(value: Any) -> str:
-    text = _str(value)
-    parse_listen_address(text)
-    return text
-
-
-def _path(value: Any) -> Path:
-    return Path(_nonempty_str(value))
-
-
-def _optional_path(value: Any) -> Path | None:
-    text = _str(value)
-    return Path(text) if text else None
-
-
-def _speed_table(value: Any) -> dict[str, int]:
-    if not isinstance(value, dict):
-        raise ValueError('expected a table such as { enp2s0f0np0 = "10G" }')
-    table: dict[str, int] = {}
-    for name, speed in value.items():
-        if not isinstance(speed, str):
-            raise ValueError(f"{name}: expected a speed string such as \"10G\"")
-        try:
-            mbps = parse_speed(speed)
-        except ValueError as exc:
-            raise ValueError(f"{name}: {exc}") from None
-        if mbps is None:
-            raise ValueError(f"{name}: {speed!r} is not a speed")
-        table[name] = mbps
-    return table
-
-
-def _globs(value: Any) -> tuple[str, ...]:
-    patterns = _str_list(value)
-    for pattern in patterns:
-        try:
-            fnmatch.translate(pattern)
-        except re.error as exc:  # pragma: no cover - fnmatch escapes nearly everything
-            raise ValueError(f"bad pattern {pattern!r}: {exc}") from None
-    return patterns
-
-
-_severity = _enum(*SEVERITIES)
-
-
-def _smart_devices(value: Any) -> list[dict[str, Any]]:
-    if not isinstance(value, list):
-        raise ValueError('expected a list such as [{ device = "/dev/sda", type = "sat" }]')
-    devices: list[dict[str, Any]] = []
-    for entry in value:
-        if isinstance(entry, str):
-            devices.append({"device": entry})
-        elif isinstance(entry, dict):
-            unknown = set(entry) - {"device", "type", "ignore"}
-            if unknown or "device" not in entry:
-                raise ValueError("each entry needs device and may have type and ignore")
-            if not isinstance(entry["device"], str) or not entry["device"]:
-                raise ValueError("device must be a path such as \"/dev/sda\"")
-            if "type" in entry and (not isinstance(entry["type"], str) or not entry["type"]):
-                raise ValueError(f"{entry['device']}: type must be a smartctl -d type such as \"sat\"")
-            if "ignore" in entry and not isinstance(entry["ignore"], bool):
-                raise ValueError(f"{entry['device']}: ignore must be true or false")
-            devices.append(dict(entry))
-        else:
-            raise ValueError("each entry must be a device path or a { device, type } table")
-    return devices
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Schema: section -> key -> check. A section named with a trailing "[]" is an array of tables.
-
-SCHEMA: dict[str, dict[str, Check]] = {
-    "daemon": {
-        "host": _host,
-        "role": _enum("compute", "nas", "other"),
-        "interval": _duration,
-        "state_dir": _path,
-        "sysfs": _path,
-        "procfs": _path,
-    },
-    "prometheus": {"listen": _listen, "web_config": _optional_path, "textfile": _optional_path},
-    "mqtt": {
-        "host": _str,
-        "port": _int_range(1, 65535),
-        "tls": _bool,
-        "ca_file": _optional_path,
-        "username": _str,
-        "password_file": _optional_path,
-        "base_topic": _nonempty_str,
-        "discovery_prefix": _nonempty_str,
-        "client_id": _nonempty_str,
-        "interval": _duration,
-    },
-    "ups.nut[]": {
-        "host": _host,
-        "port": _int_range(1, 65535),
-        "ups": _str,
-        "username": _str,
-        "password_file": _optional_path,
-        "starttls": _bool,
-        "ca_file": _optional_path,
-        "timeout": _duration,
-    },
-    "ups.snmp[]": {
-        "host": _host,
-        "port": _int_range(1, 65535),
-        "community": _str,
-        "community_file": _optional_path,
-        "version": _enum("1", "2c"),
-        "name": _nonempty_str,
-        "timeout": _duration,
-    },
-    "ups": {"interval": _duration, "timeout": _duration, "upsmon_conf": _optional_path, "autodetect": _bool},
-    "smart": {
-        "smartctl": _nonempty_str,
-        "devices": _smart_devices,
-        "interval": _duration,
-        "timeout": _duration,
-        "concurrency": _int_range(1, 64),
-        "force_after": _int_range(0, 10_000),
-    },
-    "storage": {"zpool": _nonempty_str, "interval": _duration, "timeout": _duration},
-    "nics": {
-        "include": _globs,
-        "exclude": _globs,
-        "expected": _speed_table,
-        "include_virtual": _bool,
-        "interval": _duration,
-        "timeout": _duration,
-    },
-    "pcie": {"dmidecode": _nonempty_str, "interval": _duration, "timeout": _duration},
-    "oob.targets[]": {
-        "name": _nonempty_str,
-        "host": _host,
-        "kind": _enum("amt", "ipmi", "tcp"),
-        "port": _int_range(1, 65535),
-        "timeout": _duration,
-    },
-    "oob": {"interval": _duration},
-    "hosts": {"members": _optional_path, "compute": _str_list, "interval": _duration},
-    "switch[]": {
-        "host": _host,
-        "port": _int_range(1, 65535),
-        "community": _str,
-        "community_file": _optional_path,
-        "name": _nonempty_str,
-    },
-}
-GAP_KEYS: dict[str, Check] = {"severity": _severity, "title": _nonempty_str, "risk": _nonempty_str,
-                              "enabled": _bool}
+DAEMON = c.Section(
+    name="daemon",
+    table=c.Table({"host": c.host, "role": c.enum("compute", "nas", "other"), "interval": c.duration,
+                   "state_dir": c.path, "sysfs": c.path, "procfs": c.path}),
+    build=lambda v: DaemonConfig(host=v.get("host", "") or socket.gethostname(), role=v.get("role", "other"),
+                                 interval=v.get("interval", 30.0),
+                                 state_dir=v.get("state_dir", Path("/var/lib/physgap")),
+                                 sysfs=v.get("sysfs", Path("/sys")), procfs=v.get("procfs", Path("/proc"))),
+)
+GAP = c.Table({"severity": c.enum(*SEVERITIES), "title": c.nonempty_string, "risk": c.nonempty_string,
+               "enabled": c.boolean})
 _GAP_ID = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")
-
-# Sub-tables that only exist as parents of an array of tables (e.g. [ups] holds [[ups.nut]]).
-_PARENTS = {"ups": ("nut", "snmp"), "oob": ("targets",)}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -436,9 +143,9 @@ def resolve_config_path(arg: Path | None) -> Path | None:
 
 
 def load_config(path: Path | None) -> Config:
-    """Read and validate `path`; None means built-in defaults (every source auto-detected)."""
+    """Read and check `path`; None means built-in defaults (every source auto-detected)."""
     if path is None:
-        return _build("<defaults>", {}, "")
+        return _Loader("<defaults>", "").load({})
     try:
         raw_text = path.read_bytes()
     except OSError as exc:
@@ -453,156 +160,125 @@ def load_config(path: Path | None) -> Config:
         line_match = re.search(r"line (\d+)", str(exc))
         line = int(line_match.group(1)) if line_match else None
         raise ConfigError([ConfigProblem(str(path), line, "-", f"not valid TOML: {exc}")]) from None
-    return _build(str(path), document, text)
+    return _Loader(str(path), text).load(document)
 
 
-def _build(source: str, document: dict[str, Any], text: str) -> Config:
-    problems: list[ConfigProblem] = []
-    values: dict[str, Any] = {}
+class _Loader:
+    def __init__(self, source: str, text: str) -> None:
+        self.source = source
+        self.text = text
+        self.problems: list[ConfigProblem] = []
 
-    def problem(section: str | None, index: int | None, key: str, message: str) -> None:
+    def problem(self, section: str | None, index: int | None, key: str, message: str) -> None:
         dotted = ".".join(p for p in (section, key) if p) if key != "-" else (section or "-")
         shown = f"{section}[{index}].{key}" if index is not None else dotted
-        problems.append(ConfigProblem(source, _locate(text, section, index, None if key == "-" else key),
-                                      shown, message))
+        line = _locate(self.text, section, index, None if key == "-" else key)
+        self.problems.append(ConfigProblem(self.source, line, shown, message))
 
-    def check_table(section: str, table: Any, schema: dict[str, Check], index: int | None,
-                    skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    def load(self, document: dict[str, Any]) -> Config:
+        registered = sources()
+        sections: dict[str, c.Section[Any]] = {s.name: s for s in (DAEMON, *EXPORTER_SECTIONS)}
+        sections.update({s.section.name: s.section for s in registered})
+        values: dict[str, c.Values] = {}
+        gaps: dict[str, GapOverride] = {}
+        for name, body in document.items():
+            if name == "gaps":
+                gaps = self._gaps(body)
+            elif name in sections:
+                values[name] = self._section(sections[name], body)
+            else:
+                known = ", ".join(sorted([*sections, "gaps"]))
+                self.problem(name, None, "-", f"unknown section (known sections: {known})")
+        for name, section in sections.items():
+            checked = values.get(name, c.Values())
+            for issue in section.cross(checked):
+                where = f"{name}.{issue.child}" if issue.child else name
+                self.problem(where, issue.index, issue.key, issue.problem)
+        if self.problems:
+            raise ConfigError(self.problems)
+
+        def build(section: c.Section[Any]) -> Any:
+            return section.build(values.get(section.name, c.Values()))
+
+        return Config(
+            source=self.source,
+            daemon=build(DAEMON),
+            prometheus=build(EXPORTER_SECTIONS[0]),
+            mqtt=build(EXPORTER_SECTIONS[1]),
+            gaps=gaps,
+            sources={s.section.name: build(s.section) for s in registered},
+            pending=tuple(_pending(s, values) for s in registered if s.pending and _written(s, values)),
+        )
+
+    def _gaps(self, body: Any) -> dict[str, GapOverride]:
+        if not isinstance(body, dict):
+            self.problem(None, None, "gaps", "expected a table of gap ids")
+            return {}
+        gaps: dict[str, GapOverride] = {}
+        known = sorted(rule.id for rule in RULES)
+        for gap_id, table in body.items():
+            if not _GAP_ID.fullmatch(gap_id):
+                self.problem("gaps", None, gap_id, "gap ids are letters, digits, _ or -")
+                continue
+            if gap_id not in known:
+                self.problem(f"gaps.{gap_id}", None, "-", f"no such gap (known: {', '.join(known)})")
+                continue
+            gaps[gap_id] = GapOverride(**self._table(f"gaps.{gap_id}", table, GAP, None))
+        return gaps
+
+    def _section(self, section: c.Section[Any], body: Any) -> c.Values:
+        name = section.name
+        if section.array:
+            if not isinstance(body, list):
+                self.problem(None, None, name, f"expected [[{name}]] entries")
+                return c.Values(written=True)
+            entries = tuple(self._table(name, entry, section.table, i) for i, entry in enumerate(body))
+            return c.Values(children={name: entries}, written=True)
+        if not isinstance(body, dict):
+            self.problem(name, None, "-", "expected a table")
+            return c.Values(written=True)
+        own = {k: v for k, v in body.items() if k not in section.children}
+        keys = self._table(name, own, section.table, None)
+        children: dict[str, tuple[dict[str, Any], ...]] = {}
+        for child, table in section.children.items():
+            if child not in body:
+                continue
+            full = f"{name}.{child}"
+            entries = body[child]
+            if not isinstance(entries, list):
+                self.problem(name, None, child, f"expected [[{full}]] entries")
+                continue
+            children[child] = tuple(self._table(full, e, table, i) for i, e in enumerate(entries))
+        return c.Values(keys=keys, children=children, written=True)
+
+    def _table(self, section: str, table: Any, schema: c.Table, index: int | None) -> dict[str, Any]:
         if not isinstance(table, dict):
-            problem(section, index, "-", "expected a table")
+            self.problem(section, index, "-", "expected a table")
             return {}
         result: dict[str, Any] = {}
         for key, value in table.items():
-            if key in skip:
-                continue
-            check = schema.get(key)
+            check = schema.keys.get(key)
             if check is None:
-                known = ", ".join(sorted(schema))
-                problem(section, index, key, f"unknown key (known keys: {known})")
+                known = ", ".join(sorted(schema.keys))
+                self.problem(section, index, key, f"unknown key (known keys: {known})")
                 continue
             try:
                 result[key] = check(value)
             except ValueError as exc:
-                problem(section, index, key, str(exc))
+                self.problem(section, index, key, str(exc))
+        for key in schema.required:
+            if key not in table:
+                self.problem(section, index, key, "missing (required)")
         return result
 
-    for name, body in document.items():
-        if name == "gaps":
-            if not isinstance(body, dict):
-                problem(None, None, "gaps", "expected a table of gap ids")
-                continue
-            gaps: dict[str, dict[str, Any]] = {}
-            for gap_id, gap_table in body.items():
-                if not _GAP_ID.fullmatch(gap_id):
-                    problem("gaps", None, gap_id, "gap ids are letters, digits, _ or -")
-                    continue
-                gaps[gap_id] = check_table(f"gaps.{gap_id}", gap_table, GAP_KEYS, None)
-            values["gaps"] = gaps
-            continue
-        if f"{name}[]" in SCHEMA and name not in SCHEMA:
-            if not isinstance(body, list):
-                problem(None, None, name, f"expected [[{name}]] entries")
-                continue
-            values[name] = [check_table(name, entry, SCHEMA[f"{name}[]"], i) for i, entry in enumerate(body)]
-            continue
-        if name not in SCHEMA:
-            known = ", ".join(sorted({s.removesuffix("[]").split(".")[0] for s in SCHEMA} | {"gaps"}))
-            problem(name, None, "-", f"unknown section (known sections: {known})")
-            continue
-        children = _PARENTS.get(name, ())
-        values[name] = check_table(name, body, SCHEMA[name], None, skip=children)
-        if isinstance(body, dict):
-            for child in children:
-                if child not in body:
-                    continue
-                entries = body[child]
-                full = f"{name}.{child}"
-                if not isinstance(entries, list):
-                    problem(name, None, child, f"expected [[{full}]] entries")
-                    continue
-                values[full] = [check_table(full, e, SCHEMA[f"{full}[]"], i) for i, e in enumerate(entries)]
 
-    _check_cross(values, problem)
-    if problems:
-        raise ConfigError(problems)
-    return _typed(source, values)
+def _written(source: Source[Any], values: Mapping[str, c.Values]) -> bool:
+    checked = values.get(source.section.name)
+    return checked is not None and checked.written
 
 
-def _check_cross(values: dict[str, Any], problem: Callable[[str | None, int | None, str, str], None]) -> None:
-    for i, target in enumerate(values.get("oob.targets", [])):
-        for required in ("name", "host"):
-            if required not in target:
-                problem("oob.targets", i, required, "missing (each target needs a name and a host)")
-    for section in ("ups.nut", "ups.snmp", "switch"):
-        for i, entry in enumerate(values.get(section, [])):
-            if section != "ups.nut" and "host" not in entry:
-                problem(section, i, "host", "missing")
-    mqtt = values.get("mqtt", {})
-    if mqtt.get("ca_file") and not mqtt.get("tls", False):
-        problem("mqtt", None, "ca_file", "set, but tls = false: the CA would be ignored")
-
-
-def _typed(source: str, values: dict[str, Any]) -> Config:
-    daemon = values.get("daemon", {})
-    prometheus = values.get("prometheus", {})
-    nics = values.get("nics", {})
-    pcie = values.get("pcie", {})
-    smart = values.get("smart", {})
-    storage = values.get("storage", {})
-    gaps = values.get("gaps", {})
-    ups = values.get("ups", {})
-    typed = {"daemon", "prometheus", "nics", "pcie", "smart", "storage", "gaps", "ups", "ups.nut", "ups.snmp"}
-    extra = {k: v for k, v in values.items() if k not in typed}
-    return Config(
-        source=source,
-        daemon=DaemonConfig(
-            host=daemon.get("host") or socket.gethostname(),
-            role=daemon.get("role", "other"),
-            interval=daemon.get("interval", 30.0),
-            state_dir=daemon.get("state_dir", Path("/var/lib/physgap")),
-            sysfs=daemon.get("sysfs", Path("/sys")),
-            procfs=daemon.get("procfs", Path("/proc")),
-        ),
-        prometheus=PrometheusConfig(
-            listen=prometheus.get("listen", DEFAULT_LISTEN),
-            web_config=prometheus.get("web_config"),
-            textfile=prometheus.get("textfile"),
-        ),
-        nics=NicsConfig(
-            include=nics.get("include", ("*",)),
-            exclude=nics.get("exclude", ()),
-            expected_mbps=nics.get("expected", {}),
-            include_virtual=nics.get("include_virtual", False),
-            interval=nics.get("interval"),
-            timeout=nics.get("timeout", 10.0),
-        ),
-        pcie=PcieConfig(
-            dmidecode=pcie.get("dmidecode", "dmidecode"),
-            interval=pcie.get("interval"),
-            timeout=pcie.get("timeout", 20.0),
-        ),
-        smart=SmartConfig(
-            smartctl=smart.get("smartctl", "smartctl"),
-            devices=tuple(smart.get("devices", ())),
-            # SMART is cached on purpose: a scrape must never wake a disk (see README, Metrics).
-            interval=smart.get("interval", 600.0),
-            timeout=smart.get("timeout", 60.0),
-            concurrency=smart.get("concurrency", 4),
-            force_after=smart.get("force_after", 0),
-        ),
-        storage=StorageConfig(
-            zpool=storage.get("zpool", "zpool"),
-            interval=storage.get("interval"),
-            timeout=storage.get("timeout", 30.0),
-        ),
-        ups=UpsConfig(
-            nut=tuple(values.get("ups.nut", ())),
-            snmp=tuple(values.get("ups.snmp", ())),
-            autodetect=ups.get("autodetect", True),
-            upsmon_conf=ups.get("upsmon_conf", Path("/etc/nut/upsmon.conf")),
-            interval=ups.get("interval"),
-            timeout=ups.get("timeout", 10.0),
-        ),
-        gaps={gap_id: GapOverride(**table) for gap_id, table in gaps.items()},
-        extra=extra,
-    )
+def _pending(source: Source[Any], values: Mapping[str, c.Values]) -> str:
+    del values
+    name = source.section.name
+    shown = f"[[{name}]]" if source.section.array else f"[{name}]"
+    return f"{shown} is configured but {source.pending} is not implemented yet; the section is ignored"

@@ -13,7 +13,7 @@ from pathlib import Path
 from types import FrameType
 
 from collectors.model.snapshot import View
-from daemon.build import build_evaluator, checked_jobs, not_implemented
+from daemon.build import build_evaluator, build_jobs, not_implemented
 from daemon.config import Config, ConfigError, load_config, parse_listen_address, resolve_config_path
 from daemon.scheduler import Job, Scheduler
 from daemon.sdnotify import Notifier
@@ -161,7 +161,7 @@ class Daemon:
     def _load(self) -> tuple[Config, list[Job]]:
         """Config plus its collectors, or ConfigError: nothing is started or stopped before both exist."""
         config = load_config(resolve_config_path(self._config_path))
-        jobs = checked_jobs(config)
+        jobs = build_jobs(config)
         for warning in not_implemented(config):
             log.warning("%s", warning)
         return config, jobs

@@ -33,6 +33,13 @@ class RunContext:
     def remaining(self) -> float:
         return self.deadline - time.monotonic()
 
+    def sub(self, budget: float) -> RunContext:
+        """A context for one step of this run: its own deadline `budget` seconds from now (never past the
+        run's), the same cancel event, state directory and log. A step that overruns its budget raises
+        Cancelled in the step only; the run goes on with what is left."""
+        deadline = min(self.deadline, time.monotonic() + max(0.0, budget))
+        return RunContext(deadline=deadline, state_dir=self.state_dir, cancel=self.cancel, log=self.log)
+
     def check(self) -> None:
         """Raise Cancelled when the run should stop; call between slow steps."""
         if self.cancel.is_set() or self.remaining() <= 0:

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from collectors.kit.warnonce import WarnOnce
+
+T = TypeVar("T")
 
 
 def write_atomically(path: Path, data: str | bytes, mode: int | None = None) -> None:
@@ -42,3 +49,52 @@ def set_aside(path: Path) -> str:
     except OSError as exc:
         return f"could not move it aside ({exc.strerror or exc})"
     return f"moved to {aside.name}"
+
+
+class JsonStateFile(Generic[T]):
+    """One JSON document in the state directory: loaded once, a corrupt file set aside (kept for a
+    post-mortem) and rebuilt, saved atomically only when changed. A state directory that cannot be read or
+    written costs persistence across restarts, never the readings; each such problem is logged once.
+
+    `decode` turns the parsed JSON into the caller's value and raises ValueError when it is not one;
+    `encode` turns the value back into JSON-able data.
+    """
+
+    def __init__(self, name: str, decode: Callable[[Any], T], encode: Callable[[T], Any], empty: Callable[[], T],
+                 warn: WarnOnce, what: str) -> None:
+        self._name = name
+        self._decode = decode
+        self._encode = encode
+        self._empty = empty
+        self._warn = warn
+        self._what = what  # for messages: "PCIe baseline", "SMART state"
+
+    def load(self, state_dir: Path) -> tuple[T, bool]:
+        """(value, dirty): dirty when the file was corrupt and the fresh value should be written back."""
+        path = state_dir / self._name
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return self._empty(), False
+        except (OSError, ValueError) as exc:
+            self._warn.warn(f"state-read:{path}", "cannot read %s %s: %s; starting afresh in memory",
+                            self._what, path, exc)
+            return self._empty(), False
+        try:
+            return self._decode(json.loads(text)), False
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            where = set_aside(path)
+            self._warn.warn(f"state-corrupt:{path}", "%s %s is corrupt (%s); %s; rebuilding it",
+                            self._what, path, exc, where)
+            return self._empty(), True
+
+    def save(self, state_dir: Path, value: T) -> bool:
+        """True when written; False (logged once) when it could not be: the caller retries next run."""
+        path = state_dir / self._name
+        try:
+            write_atomically(path, json.dumps(self._encode(value), indent=1, sort_keys=True) + "\n")
+        except OSError as exc:
+            self._warn.warn(f"state-write:{path}", "cannot write %s %s: %s; keeping it in memory only",
+                            self._what, path, exc.strerror or exc)
+            return False
+        return True

@@ -23,6 +23,16 @@ class Finding:
 
 
 @dataclass(frozen=True)
+class GapOverride:
+    """What the operator's [gaps.<id>] changes about a rule."""
+
+    severity: str | None = None
+    title: str | None = None
+    risk: str | None = None
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
 class RuleContext:
     role: str  # compute | nas | other
 

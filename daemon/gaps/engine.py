@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from collectors.model.gaps import Finding, GapRule, RuleContext
+from collectors.model.gaps import Finding, GapOverride, GapRule, RuleContext
 from collectors.model.severity import rank
 from collectors.model.snapshot import Gap
-from daemon.config import GapOverride
 
 if TYPE_CHECKING:
     from collectors.model.snapshot import Snapshot

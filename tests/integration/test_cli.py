@@ -22,13 +22,13 @@ def test_check_config_ok_and_bad(tmp_path: Path) -> None:
     assert f"{bad}:4: nics.exclude: expected a list of strings" in result.stderr
 
 
-def test_check_config_catches_what_only_a_collector_or_the_rules_know(tmp_path: Path) -> None:
+def test_check_config_names_line_and_key_for_gap_ids_and_ups_names(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text('[[ups.nut]]\nhost = "127.0.0.1"\nups = "my ups"\n\n[gaps.p5]\nenabled = false\n')
     result = run_physgap("check-config", str(bad))
     assert result.returncode == 2
-    assert f"{bad}: gaps.p5: no such gap (known: P1, P2, P3, P4, P5, P6)" in result.stderr
-    assert "'my ups' is not a NUT UPS name" in result.stderr
+    assert f"{bad}:5: gaps.p5: no such gap (known: P1, P2, P3, P4, P5, P6)" in result.stderr
+    assert f"{bad}:3: ups.nut[0].ups: 'my ups' is not a NUT UPS name" in result.stderr
     assert "Traceback" not in result.stderr
 
 

@@ -94,11 +94,12 @@ def test_every_contract_key_is_accepted(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, FULL_CONTRACT))
     assert config.daemon.host == "pve1"
     assert config.daemon.interval == 30.0
-    assert config.nics.expected_mbps == {"enp2s0f0np0": 10_000}
+    assert config.sources["nics"].expected_mbps == {"enp2s0f0np0": 10_000}
     assert config.prometheus.web_config == Path("/etc/physgap/web.yml")
     assert config.prometheus.textfile is None  # empty string means off
     assert config.gaps["P5"].severity == "info"
-    assert config.extra["oob.targets"][0]["name"] == "ms01-amt"
+    assert config.sources["oob"].targets[0].name == "ms01-amt"
+    assert config.sources["oob"].targets[0].port == 16992
 
 
 def test_no_file_means_defaults(tmp_path: Path) -> None:
@@ -106,7 +107,7 @@ def test_no_file_means_defaults(tmp_path: Path) -> None:
     config = load_config(None)
     assert config.prometheus.listen == "0.0.0.0:9829"
     assert config.daemon.interval == 30.0
-    assert config.nics.include == ("*",)
+    assert config.sources["nics"].include == ("*",)
     assert config.daemon.host  # the machine's hostname
 
 

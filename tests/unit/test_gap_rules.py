@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from types import MappingProxyType
 
-from collectors.model.gaps import Finding, GapRule, RuleContext
+from collectors.model.gaps import Finding, GapOverride, GapRule, RuleContext
 from collectors.model.readings import (
     AnyReading,
     ArrayReading,
@@ -17,7 +17,6 @@ from collectors.model.readings import (
     UpsReading,
 )
 from collectors.model.snapshot import CollectorStatus, Gap, Snapshot, View
-from daemon.config import GapOverride
 from daemon.gaps import RULES
 from daemon.gaps.engine import evaluate
 from exporters.report import failing, markdown

@@ -1,0 +1,32 @@
+"""[hosts]: where compute-cluster membership comes from (Proxmox's .members) or which hosts to probe."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from collectors.kit import config as c
+
+DEFAULT_MEMBERS = Path("/etc/pve/.members")
+
+
+@dataclass(frozen=True)
+class HostsConfig:
+    members: Path | None = DEFAULT_MEMBERS  # None: do not read cluster membership
+    compute: tuple[str, ...] = ()  # host names or addresses to probe
+    interval: float | None = None
+
+
+def _hosts(value: object) -> tuple[str, ...]:
+    names = c.string_list(value)
+    for name in names:
+        c.host(name)
+    return names
+
+
+SECTION = c.Section(
+    name="hosts",
+    table=c.Table({"members": c.optional_path, "compute": _hosts, "interval": c.duration}),
+    build=lambda v: HostsConfig(members=v.get("members", DEFAULT_MEMBERS), compute=v.get("compute", ()),
+                                interval=v.get("interval", None)),
+)

@@ -1,0 +1,67 @@
+"""[smart]: the smartctl program, which devices (empty = `smartctl --scan`), and the cadence."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from collectors.kit import config as c
+
+
+@dataclass(frozen=True)
+class SmartDevice:
+    """One configured device: a /dev path, the smartctl -d type ("" = the scan's), or ignored."""
+
+    device: str
+    type: str = ""
+    ignore: bool = False
+
+
+@dataclass(frozen=True)
+class SmartConfig:
+    smartctl: str = "smartctl"
+    devices: tuple[SmartDevice, ...] = ()  # empty = smartctl --scan
+    # SMART is cached on purpose: a scrape must never wake a disk (see README, Metrics).
+    interval: float | None = 600.0
+    timeout: float = 60.0
+    concurrency: int = 4
+    force_after: int = 0  # wake a disk after this many skipped checks; 0 = never
+
+
+def devices(value: Any) -> tuple[SmartDevice, ...]:
+    if not isinstance(value, list):
+        raise ValueError('expected a list such as [{ device = "/dev/sda", type = "sat" }]')
+    found: list[SmartDevice] = []
+    for entry in value:
+        if isinstance(entry, str):
+            if not entry:
+                raise ValueError("device must be a path such as \"/dev/sda\"")
+            found.append(SmartDevice(entry))
+            continue
+        if not isinstance(entry, dict):
+            raise ValueError("each entry must be a device path or a { device, type } table")
+        unknown = set(entry) - {"device", "type", "ignore"}
+        if unknown or "device" not in entry:
+            raise ValueError("each entry needs device and may have type and ignore")
+        device = entry["device"]
+        if not isinstance(device, str) or not device:
+            raise ValueError("device must be a path such as \"/dev/sda\"")
+        dev_type = entry.get("type", "")
+        if "type" in entry and (not isinstance(dev_type, str) or not dev_type):
+            raise ValueError(f"{device}: type must be a smartctl -d type such as \"sat\"")
+        ignore = entry.get("ignore", False)
+        if not isinstance(ignore, bool):
+            raise ValueError(f"{device}: ignore must be true or false")
+        found.append(SmartDevice(device, dev_type, ignore))
+    return tuple(found)
+
+
+SECTION = c.Section(
+    name="smart",
+    table=c.Table({"smartctl": c.nonempty_string, "devices": devices, "interval": c.duration,
+                   "timeout": c.duration, "concurrency": c.int_range(1, 64),
+                   "force_after": c.int_range(0, 10_000)}),
+    build=lambda v: SmartConfig(smartctl=v.get("smartctl", "smartctl"), devices=v.get("devices", ()),
+                                interval=v.get("interval", 600.0), timeout=v.get("timeout", 60.0),
+                                concurrency=v.get("concurrency", 4), force_after=v.get("force_after", 0)),
+)
