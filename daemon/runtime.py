@@ -1,4 +1,8 @@
-"""The long-running daemon: scheduler + HTTP endpoint + textfile, signals, reload, systemd notify."""
+"""The long-running daemon: the scheduler, the exporters, signals, reload and systemd notify.
+
+The runtime starts, reconfigures and stops a list of exporters; what each one serves or writes is its
+own business (exporters.base). The store wakes exporters when a new View exists.
+"""
 
 from __future__ import annotations
 
@@ -8,44 +12,32 @@ import select
 import signal
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
-from collectors.model.snapshot import View
 from daemon.build import build_evaluator, build_jobs, not_implemented
-from daemon.config import Config, ConfigError, load_config, parse_listen_address, resolve_config_path
+from daemon.config import Config, ConfigError, load_config, resolve_config_path
 from daemon.scheduler import Job, Scheduler
 from daemon.sdnotify import Notifier
 from daemon.store import SnapshotStore
-from exporters.http import BindError, HttpServer, serve
-from exporters.prometheus import build_app, write_textfile
-from exporters.webconfig import WebConfig, WebConfigError, load_web_config
+from exporters.base import Exporter, ExporterError
+from exporters.textfile import TextfileExporter
+from exporters.web import HttpExporter, WebSettings
 
 log = logging.getLogger("physgap")
 
 STOP_WAIT_SECONDS = 1.0
-TEXTFILE_MIN_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
-class WebSettings:
-    listen: str
-    web_config: Path | None
-    telemetry_path: str
-    # The web.yml's mtime and size: a rotated password hash or certificate path under the same file name
-    # must count as a change on SIGHUP.
-    web_config_stamp: tuple[int, int] | None = None
+class _Running:
+    """An exporter and how its settings follow from the configuration."""
 
-
-def _stamp(path: Path | None) -> tuple[int, int] | None:
-    if path is None:
-        return None
-    try:
-        info = path.stat()
-    except OSError:
-        return None
-    return info.st_mtime_ns, info.st_size
+    exporter: Exporter
+    settings_of: Callable[[Config], Any]
 
 
 class Daemon:
@@ -63,7 +55,6 @@ class Daemon:
         self._stop_requested = False
         self._reload_requested = False
         self._notifier = Notifier()
-        self._textfile_error = ""
 
     # -- signals ---------------------------------------------------------------------------------------
 
@@ -76,7 +67,7 @@ class Daemon:
         del signum, frame
         self._reload_requested = True
 
-    # -- lifecycle -------------------------------------------------------------------------------------
+    # -- exporters -------------------------------------------------------------------------------------
 
     def _web_settings(self, config: Config) -> WebSettings:
         web_config = self._web_config_flag or config.prometheus.web_config
@@ -84,15 +75,17 @@ class Daemon:
             listen=self._listen_flag or config.prometheus.listen,
             web_config=web_config,
             telemetry_path=self._telemetry_path,
-            web_config_stamp=_stamp(web_config),
+            web_config_stamp=WebSettings.stamp(web_config),
         )
 
-    def _start_http(self, settings: WebSettings, store: SnapshotStore) -> HttpServer:
-        """Raises ValueError, WebConfigError or BindError with an operator-readable message."""
-        host, port = parse_listen_address(settings.listen)
-        web: WebConfig | None = load_web_config(settings.web_config) if settings.web_config else None
-        app = build_app(store.current, settings.telemetry_path)
-        return serve(app, host, port, web)
+    def _exporters(self, config: Config) -> list[_Running]:
+        """Every exporter this daemon runs, built with the settings `config` gives it."""
+        return [
+            _Running(HttpExporter(self._web_settings(config)), self._web_settings),
+            _Running(TextfileExporter(config.prometheus.textfile), lambda c: c.prometheus.textfile),
+        ]
+
+    # -- lifecycle -------------------------------------------------------------------------------------
 
     def run(self) -> int:
         # Handlers first: once the port answers, a supervisor may send SIGHUP/SIGTERM, and the default
@@ -109,46 +102,37 @@ class Daemon:
             return 2
         _prepare_state_dir(config.daemon.state_dir)
         store = SnapshotStore(config.daemon.host, build_evaluator(config), [job.name for job in jobs])
-        web_settings = self._web_settings(config)
-        try:
-            http = self._start_http(web_settings, store)
-        except (ValueError, WebConfigError, BindError) as exc:
-            log.error("%s", exc)
-            return 2
+        exporters = self._exporters(config)
+        started: list[_Running] = []
+        for running in exporters:
+            try:
+                running.exporter.start(store)
+            except ExporterError as exc:
+                log.error("%s", exc)
+                for done in reversed(started):
+                    done.exporter.stop()
+                return 2
+            started.append(running)
         scheduler = Scheduler(jobs, store, config.daemon.state_dir)
-
         scheduler.start()
-        host, port = http.address
         log.info("collectors: %s", ", ".join(f"{j.name} every {j.interval:g}s" for j in jobs))
-        self._notifier.ready(f"serving on {host}:{port}")
+        self._notifier.ready("serving")
 
-        idle_tick = min(self._notifier.watchdog_interval or 5.0, 5.0)
-        tick = idle_tick
-        written_version = -1
-        last_write = 0.0
+        tick = min(self._notifier.watchdog_interval or 5.0, 5.0)
         while not self._stop_requested:
             self._sleep(tick)
             if self._stop_requested:
                 break
             if self._reload_requested:
                 self._reload_requested = False
-                config, scheduler, http, web_settings = self._reload(config, scheduler, http, web_settings, store)
+                config, scheduler = self._reload(config, scheduler, exporters, store)
             if scheduler.healthy(time.monotonic(), slack=tick * 2):
                 self._notifier.watchdog()
-            # The textfile follows the View at most once a second; while a newer View waits, wake up sooner.
-            tick = idle_tick
-            view = store.current()
-            if config.prometheus.textfile is not None and view.version != written_version:
-                if time.monotonic() - last_write >= TEXTFILE_MIN_SECONDS:
-                    self._write_textfile(config.prometheus.textfile, view)
-                    written_version = view.version
-                    last_write = time.monotonic()
-                else:
-                    tick = TEXTFILE_MIN_SECONDS
 
         self._notifier.stopping()
         scheduler.stop(STOP_WAIT_SECONDS)
-        http.shutdown()
+        for running in reversed(exporters):
+            running.exporter.stop()
         log.info("stopped")
         return 0
 
@@ -166,47 +150,29 @@ class Daemon:
             log.warning("%s", warning)
         return config, jobs
 
-    def _write_textfile(self, path: Path, view: View) -> None:
-        try:
-            write_textfile(path, view)
-            self._textfile_error = ""
-        except OSError as exc:
-            message = f"cannot write textfile {path}: {exc.strerror or exc}"
-            if message != self._textfile_error:
-                log.warning("%s", message)
-            self._textfile_error = message
-
-    def _reload(self, config: Config, scheduler: Scheduler, http: HttpServer, web_settings: WebSettings,
-                store: SnapshotStore) -> tuple[Config, Scheduler, HttpServer, WebSettings]:
+    def _reload(self, config: Config, scheduler: Scheduler, exporters: list[_Running],
+                store: SnapshotStore) -> tuple[Config, Scheduler]:
         self._notifier.reloading()
         try:
             new_config, jobs = self._load()
         except ConfigError as exc:
             log.error("reload refused, the running configuration stays in force:\n%s", exc)
             self._notifier.ready("reload refused: bad configuration")
-            return config, scheduler, http, web_settings
-        new_settings = self._web_settings(new_config)
-        if new_settings != web_settings:
+            return config, scheduler
+        # Exporters first: one that cannot take its new settings refuses the whole reload, and those already
+        # changed go back to the old settings, so the daemon never runs half of each configuration.
+        changed: list[_Running] = []
+        for running in exporters:
             try:
-                parse_listen_address(new_settings.listen)
-                if new_settings.web_config:
-                    load_web_config(new_settings.web_config)
-                if new_settings.listen == web_settings.listen:
-                    # Same socket address: the old listener must go before the new one can bind.
-                    http.shutdown()
-                    try:
-                        new_http = self._start_http(new_settings, store)
-                    except BindError:
-                        http = self._start_http(web_settings, store)
-                        raise
-                else:
-                    new_http = self._start_http(new_settings, store)
-                    http.shutdown()
-            except (ValueError, WebConfigError, BindError) as exc:
+                running.exporter.reconfigure(running.settings_of(new_config))
+            except ExporterError as exc:
+                for done in reversed(changed):
+                    with contextlib.suppress(ExporterError):
+                        done.exporter.reconfigure(done.settings_of(config))
                 log.error("reload refused, the running configuration stays in force: %s", exc)
-                self._notifier.ready("reload refused: bad web settings")
-                return config, scheduler, http, web_settings
-            http = new_http
+                self._notifier.ready("reload refused: bad exporter settings")
+                return config, scheduler
+            changed.append(running)
         scheduler.stop(STOP_WAIT_SECONDS)
         _prepare_state_dir(new_config.daemon.state_dir)
         store.reconfigure(new_config.daemon.host, build_evaluator(new_config), [j.name for j in jobs])
@@ -214,7 +180,7 @@ class Daemon:
         scheduler.start()
         log.info("configuration reloaded from %s", new_config.source)
         self._notifier.ready("configuration reloaded")
-        return new_config, scheduler, http, new_settings
+        return new_config, scheduler
 
 
 def _prepare_state_dir(path: Path) -> None:

@@ -27,8 +27,6 @@ from typing import Any, Final
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
-import bcrypt
-
 from exporters.webconfig import WebConfig
 
 __all__ = [
@@ -144,6 +142,9 @@ class BasicAuth:
         return mac.digest()
 
     def _bcrypt(self, password: bytes, hashed: bytes) -> bool:
+        # Imported where used: a daemon without basic auth (the default) never pays for loading it.
+        import bcrypt
+
         with self._bcrypt_lock:
             self._bcrypt_verifications += 1
             try:
@@ -153,6 +154,8 @@ class BasicAuth:
                 return False
 
     def _decoy_hash(self) -> bytes:
+        import bcrypt
+
         # Its own lock: making the decoy costs one bcrypt, and cache hits must not wait for that.
         with self._decoy_lock:
             if self._decoy is None:

@@ -1,4 +1,4 @@
-"""Prometheus exposition: a custom collector over the newest View, the WSGI app, and the textfile writer."""
+"""Prometheus exposition: a custom collector over the newest View, the /metrics route, the textfile text."""
 
 from __future__ import annotations
 
@@ -15,10 +15,8 @@ from prometheus_client.registry import Collector
 
 from collectors.kit.statefile import write_atomically
 from collectors.model.snapshot import View
-from daemon import __version__
 from exporters.metrics import clock_families, metric_families, static_families
 
-CONTENT_TYPE_HTML = "text/html; charset=utf-8"
 # The classic text format generate_latest() writes; every Prometheus since 2.0 reads it.
 CONTENT_TYPE_METRICS = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -34,20 +32,12 @@ def render(view: View) -> bytes:
     return _generate(lambda: metric_families(view))
 
 
-LANDING_PAGE = f"""<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>physgap</title></head>
-<body><h1>physgap {__version__}</h1>
-<p>Physical-layer health of this host: UPS, drives, links, PCIe, out-of-band management.</p>
-<p><a href="metrics">Metrics</a></p>
-</body></html>
-""".encode()
-
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
-def build_app(current: Callable[[], View], telemetry_path: str = "/metrics") -> WSGIApp:
-    """The landing page and /metrics.
+def metrics_route(current: Callable[[], View]) -> WSGIApp:
+    """The /metrics handler.
 
     Most of a scrape's cost is formatting text, and the View only changes when a collector reports
     (every few seconds at most): so its families are formatted once per View version and reused; the
@@ -57,26 +47,17 @@ def build_app(current: Callable[[], View], telemetry_path: str = "/metrics") -> 
     process = CollectorRegistry(auto_describe=False)
     ProcessCollector(registry=process)
 
-    def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        path = environ.get("PATH_INFO", "/")
-        if path == telemetry_path:
-            body = cache.body() + generate_latest(process)
-            headers = [("Content-Type", CONTENT_TYPE_METRICS)]
-            if "gzip" in environ.get("HTTP_ACCEPT_ENCODING", ""):
-                body = gzip.compress(body, compresslevel=1)
-                headers.append(("Content-Encoding", "gzip"))
-            headers.append(("Content-Length", str(len(body))))
-            start_response("200 OK", headers)
-            return [body]
-        if path in ("/", ""):
-            start_response("200 OK", [("Content-Type", CONTENT_TYPE_HTML),
-                                      ("Content-Length", str(len(LANDING_PAGE)))])
-            return [LANDING_PAGE]
-        body = b"Not Found\n"
-        start_response("404 Not Found", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    def route(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        body = cache.body() + generate_latest(process)
+        headers = [("Content-Type", CONTENT_TYPE_METRICS)]
+        if "gzip" in environ.get("HTTP_ACCEPT_ENCODING", ""):
+            body = gzip.compress(body, compresslevel=1)
+            headers.append(("Content-Encoding", "gzip"))
+        headers.append(("Content-Length", str(len(body))))
+        start_response("200 OK", headers)
         return [body]
 
-    return app
+    return route
 
 
 class _Families(Collector):
