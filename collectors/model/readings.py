@@ -1,12 +1,20 @@
 """Frozen dataclasses for everything a collector can report.
 
 Units are the ones the source speaks (Mbit/s for links, GT/s for PCIe); the metric view converts to base
-units, so a parser never has to know how a value will be exported.
+units, so a parser never has to know how a value will be exported. Values derived from the fields (link up,
+drive reachable, speeds in bytes) are properties here, so every exporter reads the same answer.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+# Links speak Mbit/s (sysfs, ethtool); exported base units are bytes per second.
+BYTES_PER_MBIT = 1_000_000 / 8
+
+
+def _bytes_per_second(mbps: int | None) -> float | None:
+    return None if mbps is None else mbps * BYTES_PER_MBIT
 
 
 @dataclass(frozen=True)
@@ -28,6 +36,23 @@ class LinkReading:
     bond_master: str | None = None
     bond_members: tuple[str, ...] = ()
     pci_address: str | None = None
+
+    @property
+    def up(self) -> bool:
+        """Operationally up *and* with carrier: an unreadable carrier (None) is not a link that works."""
+        return self.operstate == "up" and self.carrier is True
+
+    @property
+    def speed_bytes_per_second(self) -> float | None:
+        return _bytes_per_second(self.speed_mbps)
+
+    @property
+    def max_speed_bytes_per_second(self) -> float | None:
+        return _bytes_per_second(self.max_speed_mbps)
+
+    @property
+    def expected_speed_bytes_per_second(self) -> float | None:
+        return _bytes_per_second(self.expected_speed_mbps)
 
 
 @dataclass(frozen=True)
@@ -98,6 +123,29 @@ class DriveReading:
     available_spare_threshold_ratio: float | None = None
     crc_errors: int | None = None  # ATA 199: cable/backplane, not media
     kernel_name: str = ""  # "sda", "nvme0n1": how md/ZFS members are matched to this drive
+
+    @property
+    def smart_supported(self) -> bool:
+        return self.state != "unsupported"
+
+    @property
+    def reachable(self) -> bool:
+        """False when the last query got no usable answer; the values are then the last read's."""
+        return self.state != "unreachable"
+
+    @property
+    def standby(self) -> bool:
+        """Asleep at the last check and deliberately not woken; the values are then the last read's."""
+        return self.state == "standby"
+
+    def reading_age_seconds(self, now: float) -> float | None:
+        """How old the data shown is at `now`; None when there is no SMART data to age.
+
+        Clamped at 0: a wall clock stepped backwards must not show data from the future.
+        """
+        if not self.smart_supported or self.read_at is None:
+            return None
+        return max(0.0, now - self.read_at)
 
 
 @dataclass(frozen=True)
@@ -174,6 +222,15 @@ class UpsReading:
     def critical(self) -> bool:
         """What upsmon acts on: on battery with low battery, or forced shutdown."""
         return (self.on_battery and self.low_battery) or "FSD" in self.flags
+
+    @property
+    def flag_states(self) -> tuple[tuple[str, bool], ...]:
+        """Every documented flag, set or not, then any other token while it is reported.
+
+        Explicit clear flags let an alert on "OB == 1" tell "on line" from "no data".
+        """
+        extra = tuple(flag for flag in self.flags if flag not in UPS_FLAGS)
+        return tuple((flag, flag in self.flags) for flag in (*UPS_FLAGS, *extra))
 
 
 Reading = LinkReading | PcieLinkReading | SlotReading | DriveReading | ArrayReading | UpsReading
