@@ -81,6 +81,7 @@ def make_standin(directory: Path, drives: int) -> Path:
 def child(drives: int, concurrency: int) -> dict[str, object]:
     sys.path.insert(0, str(REPO))
     from collectors.smart.collector import SmartCollector
+    from collectors.smart.config import SmartConfig
     from daemon.scheduler import Job, Scheduler
     from daemon.store import SnapshotStore
     from exporters.prometheus import render
@@ -89,7 +90,8 @@ def child(drives: int, concurrency: int) -> dict[str, object]:
         directory = Path(tmp)
         standin = make_standin(directory, drives)
         (directory / "sys" / "block").mkdir(parents=True)
-        collector = SmartCollector(smartctl=str(standin), sysfs_root=directory / "sys", concurrency=concurrency)
+        collector = SmartCollector(SmartConfig(smartctl=str(standin), concurrency=concurrency),
+                                   sysfs_root=directory / "sys")
         store = SnapshotStore("bench", lambda snapshot: (), ["smart"])
         scheduler = Scheduler([Job(collector, 600, 120)], store, directory / "state")
         (directory / "state").mkdir()

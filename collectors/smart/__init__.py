@@ -11,11 +11,7 @@ from collectors.smart.config import SECTION, SmartConfig
 
 
 def plan(config: SmartConfig, env: Environment) -> Sequence[Planned]:
-    devices = [{"device": d.device, **({"type": d.type} if d.type else {}), **({"ignore": True} if d.ignore else {})}
-               for d in config.devices]
-    collector = SmartCollector(smartctl=config.smartctl, devices=devices, sysfs_root=env.sysfs,
-                               concurrency=config.concurrency, force_after=config.force_after)
-    return [Planned(collector, config.interval, config.timeout)]
+    return [Planned(SmartCollector(config, sysfs_root=env.sysfs), config.interval, config.timeout)]
 
 
 SOURCE = register(Source(SECTION, plan))

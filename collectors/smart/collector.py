@@ -19,24 +19,27 @@ Why it is built the way it is (see ../shared/notes/smart.md for the research beh
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
-import json
 import logging
 import os
 import re
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from collectors.kit.command import ProgramNotFound, run_program
 from collectors.kit.context import Cancelled, CollectorError, RunContext
-from collectors.kit.statefile import set_aside, write_atomically
+from collectors.kit.fanout import fan_out
+from collectors.kit.statefile import JsonStateFile
 from collectors.kit.sysfs import read_attr
+from collectors.kit.units import percent_to_ratio
+from collectors.kit.warnonce import WarnOnce
 from collectors.model.readings import AnyReading, DriveReading
+from collectors.smart.config import SmartConfig, SmartDevice
 from collectors.smart.parse import (
+    STANDBY_EXIT_STATUS,
     ScanEntry,
     SmartFacts,
     SmartParseError,
@@ -49,13 +52,6 @@ from collectors.smart.verdict import DriveCounters, counters, judge
 STATE_FILE = "smart-state.json"
 _STATE_VERSION = 1
 
-# `-n standby,STATUS`: the exit status smartctl returns when it skipped a sleeping disk. Its default, 2, is
-# also "device open failed", which would make a vanished disk look asleep (or a sleeping one look gone).
-# 3 is unique: it is bits 0 and 1 together, and real smartctl never sets both, because a command-line error
-# (bit 0) makes it exit before any device is opened (bit 1); the man page suggests exactly this value.
-# A value with no bitmask meaning at all (say 255) would be just as unique, but 3 is what smartd users and
-# the man page know, and it can never be mistaken for a health bit (3-7).
-STANDBY_EXIT_STATUS = 3
 _NOCHECK = f"standby,{STANDBY_EXIT_STATUS}"
 
 # The discovery scan only lists device nodes and opens nothing; it must never eat the drives' time.
@@ -64,7 +60,6 @@ _SCAN_BUDGET_SECONDS = 15.0
 # state file: a run that overruns the deadline is abandoned whole, losing every drive read in it.
 _RESERVE_MAX_SECONDS = 2.0
 _RESERVE_FRACTION = 0.1
-_POLL_SECONDS = 0.05
 # Open failed / could not open: bits 0-1 of smartctl's exit status; nothing in the output is usable.
 _NO_DATA_BITS = 0b11
 _NVME_TYPES = re.compile(r"^(nvme|snt[a-z]*)$")  # NVMe, and NVMe behind USB bridges (sntjmicron, ...)
@@ -119,6 +114,27 @@ class _DeviceState:
     rotational: bool | None  # as the drive itself said at the last read
 
 
+@dataclass(frozen=True)
+class _State:
+    """smart-state.json: per device node what was last read there, per drive the baseline for growth.
+    The run updates the two maps in place; the file is rewritten when they changed."""
+
+    devices: dict[str, _DeviceState] = field(default_factory=dict)
+    baselines: dict[str, DriveCounters] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Who:
+    """The drive behind a target, as far as it is known: from its answer, or remembered while it sleeps."""
+
+    drive: str
+    protocol: str
+    model: str = ""
+    serial: str = ""
+    rotational: bool | None = None
+    capacity_bytes: int | None = None
+
+
 @dataclass
 class _Memory:
     """In-memory, per device node: the last good reading and how many checks it slept through."""
@@ -133,42 +149,41 @@ class SmartCollector:
 
     name = "smart"
 
-    def __init__(
-        self,
-        smartctl: str = "smartctl",
-        devices: Sequence[Mapping[str, object]] = (),
-        sysfs_root: Path = Path("/sys"),
-        concurrency: int = 4,
-        force_after: int = 0,
-    ) -> None:
-        self._smartctl = smartctl
-        self._sysfs_root = Path(sysfs_root)
-        self._concurrency = max(1, int(concurrency))
+    def __init__(self, config: SmartConfig, sysfs_root: Path = Path("/sys")) -> None:
+        self._smartctl = config.smartctl
+        self._sysfs_root = sysfs_root
+        self._concurrency = config.concurrency
         # smartd's `-n standby,N` idea: after this many skipped checks in a row the next query wakes the
         # disk on purpose, so a disk that is always asleep at check time is still read now and then.
-        self._force_after = max(0, int(force_after))
-        self._configured, self._ignored = _configured_targets(devices)
+        self._force_after = config.force_after
+        self._configured, self._ignored = _configured_targets(config.devices)
         self._memory: dict[str, _Memory] = {}
-        self._devices: dict[str, _DeviceState] | None = None  # None = state file not loaded yet
-        self._baselines: dict[str, DriveCounters] = {}
+        self._warn = WarnOnce(log, "smart: ")
+        self._state_file = JsonStateFile(STATE_FILE, _decode_state, _encode_state, _State, self._warn,
+                                         "SMART state")
+        self._state = _State()
+        self._loaded = False
         self._dirty = False
-        self._warned: set[str] = set()
         self._scan_types: dict[str, str] | None = None  # realpath -> type, for configured entries without one
 
     # --- the run -------------------------------------------------------------------------------------
 
     def collect(self, ctx: RunContext) -> Sequence[AnyReading]:
+        # The part of the run smartctl may use: the rest is kept back (see _RESERVE_MAX_SECONDS).
         reserve = min(_RESERVE_MAX_SECONDS, max(0.0, ctx.remaining()) * _RESERVE_FRACTION)
-        run_deadline = ctx.deadline - reserve
+        run = ctx.sub(ctx.remaining() - reserve)
         self._load_state(ctx)
-        targets = self._targets(ctx, run_deadline)
+        targets = self._targets(run)
         queries = [self._plan(target, ctx) for target in targets]
-        outcomes = self._run_queries(ctx, queries, run_deadline)
+        # Queries still running at the run's deadline may use half of the reserve to reap their killed
+        # processes, so no thread outlives the run; the rest is for readings and the state file.
+        outcomes = fan_out(run, queries, self._query, limit=self._concurrency, on_error=self._crashed,
+                           settle=reserve / 2, name="physgap-smart")
         readings: list[AnyReading] = []
         seen: dict[str, str] = {}
         for query in queries:
             target = query.target
-            outcome = outcomes.get(target.key)
+            outcome = outcomes.get(query)
             if outcome is None:
                 outcome = _failed("timeout", f"{_label(target)}: no answer before the collector's timeout")
             reading = self._apply(ctx, query, outcome)
@@ -186,23 +201,23 @@ class SmartCollector:
 
     # --- which devices -------------------------------------------------------------------------------
 
-    def _targets(self, ctx: RunContext, run_deadline: float) -> list[_Target]:
+    def _targets(self, run: RunContext) -> list[_Target]:
         if self._configured:
             # Explicit entries replace discovery, as explicit lines replace DEVICESCAN in smartd.conf.
             unique: dict[str, _Target] = {}
             for configured in self._configured:
-                target = self._typed(ctx, configured, run_deadline)
+                target = self._typed(run, configured)
                 unique.setdefault(target.key, target)  # "/dev/sda" and "/dev/sda" type "sat" are one entry
             return list(unique.values())
-        entries = self._scan(ctx, run_deadline)
+        entries = self._scan(run)
         targets: list[_Target] = []
         keys: set[str] = set()
         ignored_nodes = {os.path.realpath(path.split("|")[0]) for path in self._ignored if "|" not in path}
         for entry in entries:
             dev_type = entry.dev_type or _type_for_protocol(entry.protocol)
             if not dev_type:
-                self._warn_once(ctx, f"scan-type:{entry.name}",
-                                f"{entry.name}: the scan gave no device type; not queried (configure one)")
+                self._warn.warn(f"scan-type:{entry.name}",
+                                "%s: the scan gave no device type; not queried (configure one)", entry.name)
                 continue
             target = _Target(entry.name, dev_type, entry.protocol)
             ignored = entry.name in self._ignored or target.key in self._ignored \
@@ -213,35 +228,33 @@ class SmartCollector:
             targets.append(target)
         return targets
 
-    def _typed(self, ctx: RunContext, target: _Target, run_deadline: float) -> _Target:
+    def _typed(self, run: RunContext, target: _Target) -> _Target:
         """A configured entry without a type gets the scan's type: never let smartctl autodetect."""
         if target.dev_type:
             return target
         if self._scan_types is None:
             self._scan_types = {}
             try:
-                for entry in self._scan(ctx, run_deadline):
+                for entry in self._scan(run):
                     if entry.dev_type:
                         self._scan_types.setdefault(os.path.realpath(entry.name), entry.dev_type)
             except Cancelled:
                 raise
             except CollectorError as exc:
-                self._warn_once(ctx, "scan-for-types", f"{exc}; configured devices without a type use sat/nvme")
+                self._warn.warn("scan-for-types", "%s; configured devices without a type use sat/nvme", exc)
         found = self._scan_types.get(os.path.realpath(target.device))
         if found is None:
             # SATA behind libata is the common case; NVMe nodes are recognisable by name.
             found = "nvme" if os.path.basename(target.device).startswith("nvme") else "sat"
         return dataclasses.replace(target, dev_type=found)
 
-    def _scan(self, ctx: RunContext, run_deadline: float) -> tuple[ScanEntry, ...]:
-        budget = max(0.0, min(_SCAN_BUDGET_SECONDS, (run_deadline - time.monotonic()) / 2))
-        sub = RunContext(deadline=time.monotonic() + budget, state_dir=ctx.state_dir, cancel=ctx.cancel,
-                         log=ctx.log)
+    def _scan(self, run: RunContext) -> tuple[ScanEntry, ...]:
+        budget = max(0.0, min(_SCAN_BUDGET_SECONDS, run.remaining() / 2))
         argv = [self._smartctl, "--scan", "--json"]
         try:
-            result = run_program(argv, sub)
+            result = run_program(argv, run.sub(budget))
         except Cancelled:
-            ctx.check()
+            run.check()
             raise CollectorError(f"{self._smartctl} --scan did not finish within {budget:.1f}s") from None
         text = result.stdout.decode("utf-8", errors="replace")
         try:
@@ -271,7 +284,7 @@ class SmartCollector:
         """Does this node lead to a spinning disk? None = unknown, which is treated as spinning."""
         if memory.last is not None and memory.last.rotational is not None:
             return memory.last.rotational
-        known = (self._devices or {}).get(target.key)
+        known = self._state.devices.get(target.key)
         if known is not None and known.rotational is not None:
             return known.rotational
         # Before the first read: the kernel's view. Only a plain block node says anything about the disk;
@@ -286,72 +299,25 @@ class SmartCollector:
             return True
         return None
 
-    def _run_queries(self, ctx: RunContext, queries: Sequence[_Query], run_deadline: float
-                     ) -> dict[str, _Outcome]:
-        """Run the queries on at most `concurrency` threads; return those that finished in time."""
-        outcomes: dict[str, _Outcome] = {}
-        if not queries:
-            return outcomes
-        workers = min(self._concurrency, len(queries))
-        available = max(0.0, run_deadline - time.monotonic())
-        # With nothing waiting in the queue every query may use the whole run. Otherwise one hung drive may
-        # take at most half of it, so that the drives queued behind it still get their turn.
-        budget = available if len(queries) <= workers else available / 2
-        pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="physgap-smart")
-        futures: dict[concurrent.futures.Future[_Outcome], str] = {}
-        try:
-            for query in queries:
-                futures[pool.submit(self._query, query, ctx, run_deadline, budget)] = query.target.key
-            pending = set(futures)
-            while pending and not ctx.cancel.is_set():
-                left = run_deadline - time.monotonic()
-                if left <= 0:
-                    break
-                done, pending = concurrent.futures.wait(
-                    pending, timeout=min(left, _POLL_SECONDS * 4),
-                    return_when=concurrent.futures.FIRST_COMPLETED)
-                for future in done:
-                    outcomes[futures[future]] = self._result(ctx, future, futures[future])
-        finally:
-            # Queued queries are dropped; running ones end by themselves: their deadlines are within the
-            # run's, and run_program kills the process group then (or at once when ctx.cancel is set).
-            pool.shutdown(wait=False, cancel_futures=True)
-        running = [f for f in futures if not f.done()]
-        if running:
-            # Let them reap their killed processes so no thread outlives the run, using at most half of the
-            # reserve: the rest is for readings and the state file, before the scheduler's hard deadline.
-            settle = (run_deadline + ctx.deadline) / 2 - time.monotonic()
-            concurrent.futures.wait(running, timeout=max(0.0, settle))
-        if ctx.cancel.is_set():
-            # The daemon is stopping or the scheduler gave up on this run: nobody will read the result.
-            raise Cancelled("smart: run cancelled")
-        return outcomes
-
-    def _result(self, ctx: RunContext, future: concurrent.futures.Future[_Outcome], key: str) -> _Outcome:
-        error = future.exception()
-        if error is None:
-            return future.result()
+    def _crashed(self, query: _Query, error: BaseException) -> _Outcome:
         # A bug for one drive's answer must cost that drive only, never the other drives' readings.
-        ctx.log.debug("smart: query for %s crashed", key, exc_info=error)
-        self._warn_once(ctx, f"crash:{type(error).__name__}",
-                        f"internal error handling a smartctl answer: {type(error).__name__} (details at debug)")
-        return _failed("internal", f"{key.split('|')[0]}: internal error {type(error).__name__}")
+        log.debug("smart: query for %s crashed", _label(query.target), exc_info=error)
+        self._warn.warn(f"crash:{type(error).__name__}",
+                        "internal error handling a smartctl answer: %s (details at debug)", type(error).__name__)
+        return _failed("internal", f"{_label(query.target)}: internal error {type(error).__name__}")
 
-    def _query(self, query: _Query, ctx: RunContext, run_deadline: float, budget: float) -> _Outcome:
-        """Worker thread: run smartctl for one drive and parse its answer. Touches no collector state."""
+    def _query(self, query: _Query, sub: RunContext) -> _Outcome:
+        """Worker thread, under the query's own deadline: run smartctl for one drive and parse its answer.
+        Touches no collector state."""
         target = query.target
         label = _label(target)
         start = time.monotonic()
-        if ctx.cancel.is_set() or start >= run_deadline:
-            return _failed("timeout", f"{label}: not queried before the collector's timeout")
-        deadline = min(run_deadline, start + budget)
-        sub = RunContext(deadline=deadline, state_dir=ctx.state_dir, cancel=ctx.cancel, log=ctx.log)
         try:
             result = run_program(query.argv, sub)
         except ProgramNotFound as exc:
             return _Outcome("missing", None, None, "missing", str(exc), time.time())
         except Cancelled:
-            return _failed("timeout", f"{label}: smartctl killed after {deadline - start:.1f}s without an answer")
+            return _failed("timeout", f"{label}: smartctl killed after {sub.deadline - start:.1f}s without an answer")
         except CollectorError as exc:
             return _failed("error", f"{label}: {exc}")
         status = result.returncode
@@ -383,7 +349,7 @@ class SmartCollector:
         if outcome.kind == "failed" or facts is None:
             return self._keep_last(ctx, target, memory, outcome.category, outcome.reason)
         if facts.unsupported:
-            return self._unsupported(ctx, target, memory, facts, outcome)
+            return self._unsupported(target, memory, facts, outcome)
         status = outcome.exit_status if outcome.exit_status is not None else facts.exit_status
         if facts.open_failed or (status is not None and status & _NO_DATA_BITS) or not facts.has_data:
             reason = _first_message(facts) or f"exit status {status}"
@@ -393,97 +359,75 @@ class SmartCollector:
 
     def _read(self, ctx: RunContext, target: _Target, memory: _Memory, facts: SmartFacts, status: int | None,
               read_at: float) -> DriveReading:
-        identity = drive_identity(facts) or _fallback_identity(target)
-        baseline = self._baselines.get(identity)
+        who = _who(facts, target)
+        baseline = self._state.baselines.get(who.drive)
         verdict = judge(facts, baseline)
         now = counters(facts)
         merged = _merge_baseline(baseline, now)
         if merged != baseline:
-            self._baselines[identity] = merged
+            self._state.baselines[who.drive] = merged
             self._dirty = True
-        self._remember(target, identity, facts.rotational)
+        self._remember(target, who)
         if memory.problem:
             ctx.log.info("smart: %s answers again", _label(target))
         memory.problem = ""
         memory.skipped = 0
-        reading = DriveReading(
-            drive=identity,
-            device=target.device,
-            dev_type=target.dev_type,
-            protocol=facts.protocol or target.protocol,
-            model=facts.model,
-            serial=facts.serial,
-            rotational=facts.rotational,
-            state="read",
-            health=verdict.health,
-            evidence=tuple(verdict.evidence),
-            smart_passed=facts.smart_passed,
-            exit_status=status,
-            read_at=read_at,
-            skipped_checks=0,
-            capacity_bytes=facts.capacity_bytes,
-            temperature_celsius=facts.temperature_celsius,
-            power_on_seconds=facts.power_on_seconds,
-            kernel_name=_kernel_name(target.device, self._sysfs_root),
-            **_counter_fields(facts, now),
-        )
-        memory.last = reading
-        return reading
+        memory.last = self._reading(target, who, "read", health=verdict.health, evidence=tuple(verdict.evidence),
+                                    smart_passed=facts.smart_passed, exit_status=status, read_at=read_at,
+                                    measured=_measured(facts, now))
+        return memory.last
 
     def _standby(self, target: _Target, memory: _Memory) -> DriveReading:
         memory.skipped += 1
-        kernel_name = _kernel_name(target.device, self._sysfs_root)
         if memory.last is not None:
             # The counters and verdict of the last read stand; read_at keeps their age visible.
             return dataclasses.replace(memory.last, state="standby", skipped_checks=memory.skipped,
-                                       device=target.device, dev_type=target.dev_type, kernel_name=kernel_name)
-        known = (self._devices or {}).get(target.key)
-        rotational = known.rotational if known is not None else None
-        return DriveReading(
-            drive=(known.drive if known is not None and known.drive else _fallback_identity(target)),
-            device=target.device,
-            dev_type=target.dev_type,
-            protocol=target.protocol,
-            model="",
-            serial="",
-            rotational=rotational,
-            state="standby",
-            health=None,  # never read: nothing to judge, and asleep is not a fault
-            evidence=(),
-            smart_passed=None,
-            exit_status=None,
-            read_at=None,
-            skipped_checks=memory.skipped,
-            kernel_name=kernel_name,
-        )
+                                       device=target.device, dev_type=target.dev_type,
+                                       kernel_name=_kernel_name(target.device, self._sysfs_root))
+        # Never read since the daemon started: who it is comes from the state file, if it was ever read.
+        known = self._state.devices.get(target.key)
+        who = _Who(known.drive if known is not None and known.drive else _fallback_identity(target),
+                   target.protocol, rotational=known.rotational if known is not None else None)
+        # health None: never read, nothing to judge, and asleep is not a fault.
+        return self._reading(target, who, "standby", skipped_checks=memory.skipped)
 
-    def _unsupported(self, ctx: RunContext, target: _Target, memory: _Memory, facts: SmartFacts,
-                     outcome: _Outcome) -> DriveReading:
+    def _unsupported(self, target: _Target, memory: _Memory, facts: SmartFacts, outcome: _Outcome
+                     ) -> DriveReading:
         memory.skipped = 0
         memory.problem = ""
-        self._info_once(ctx, f"unsupported:{target.key}",
-                        f"{_label(target)} has no usable SMART ({facts.unsupported}); reported as unsupported")
-        identity = drive_identity(facts) or _fallback_identity(target)
-        self._remember(target, identity, facts.rotational)
-        reading = DriveReading(
-            drive=identity,
+        self._warn.info(f"unsupported:{target.key}", "%s has no usable SMART (%s); reported as unsupported",
+                        _label(target), facts.unsupported)
+        who = _who(facts, target)
+        self._remember(target, who)
+        memory.last = self._reading(target, who, "unsupported",
+                                    evidence=(facts.unsupported,) if facts.unsupported else (),
+                                    exit_status=outcome.exit_status, read_at=outcome.read_at)
+        return memory.last
+
+    def _reading(self, target: _Target, who: _Who, state: str, *, health: int | None = None,
+                 evidence: tuple[str, ...] = (), smart_passed: bool | None = None, exit_status: int | None = None,
+                 read_at: float | None = None, skipped_checks: int = 0,
+                 measured: Mapping[str, Any] | None = None) -> DriveReading:
+        """The one place a DriveReading is built: the node queried, the drive behind it, and the state."""
+        return DriveReading(
+            drive=who.drive,
             device=target.device,
             dev_type=target.dev_type,
-            protocol=facts.protocol or target.protocol,
-            model=facts.model,
-            serial=facts.serial,
-            rotational=facts.rotational,
-            state="unsupported",
-            health=None,
-            evidence=(facts.unsupported,) if facts.unsupported else (),
-            smart_passed=None,
-            exit_status=outcome.exit_status,
-            read_at=outcome.read_at,
-            capacity_bytes=facts.capacity_bytes,
+            protocol=who.protocol,
+            model=who.model,
+            serial=who.serial,
+            rotational=who.rotational,
+            capacity_bytes=who.capacity_bytes,
+            state=state,
+            health=health,
+            evidence=evidence,
+            smart_passed=smart_passed,
+            exit_status=exit_status,
+            read_at=read_at,
+            skipped_checks=skipped_checks,
             kernel_name=_kernel_name(target.device, self._sysfs_root),
+            **(measured or {}),
         )
-        memory.last = reading
-        return reading
 
     def _keep_last(self, ctx: RunContext, target: _Target, memory: _Memory, category: str, reason: str
                    ) -> DriveReading | None:
@@ -500,12 +444,10 @@ class SmartCollector:
         # neither a metric nor P2 can present it as freshly healthy.
         return dataclasses.replace(last, state="unreachable")
 
-    def _remember(self, target: _Target, identity: str, rotational: bool | None) -> None:
-        devices = self._devices if self._devices is not None else {}
-        fresh = _DeviceState(identity, rotational)
-        if devices.get(target.key) != fresh:
-            devices[target.key] = fresh
-            self._devices = devices
+    def _remember(self, target: _Target, who: _Who) -> None:
+        fresh = _DeviceState(who.drive, who.rotational)
+        if self._state.devices.get(target.key) != fresh:
+            self._state.devices[target.key] = fresh
             self._dirty = True
 
     def _scrub(self, text: str, memory: _Memory) -> str:
@@ -520,53 +462,16 @@ class SmartCollector:
     # --- state file ----------------------------------------------------------------------------------
 
     def _load_state(self, ctx: RunContext) -> None:
-        if self._devices is not None:
+        if self._loaded:
             return
-        self._devices = {}
-        path = ctx.state_dir / STATE_FILE
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return
-        except (OSError, ValueError) as exc:
-            self._warn_once(ctx, "state-read", f"cannot read {path}: {exc}; starting afresh in memory")
-            return
-        try:
-            self._devices, self._baselines = _decode_state(text)
-        except ValueError as exc:
-            where = set_aside(path)
-            self._warn_once(ctx, "state-corrupt", f"state file {path} is corrupt ({exc}); {where}; rebuilding it")
-            self._devices, self._baselines = {}, {}
-            self._dirty = True
+        self._loaded = True
+        self._state, corrupt = self._state_file.load(ctx.state_dir)
+        self._dirty = self._dirty or corrupt
 
     def _save_state(self, ctx: RunContext) -> None:
-        if not self._dirty or self._devices is None:
-            return
-        path = ctx.state_dir / STATE_FILE
-        document = {
-            "version": _STATE_VERSION,
-            "devices": {key: {"drive": s.drive, "rotational": s.rotational}
-                        for key, s in sorted(self._devices.items())},
-            "baselines": {drive: c.to_json() for drive, c in sorted(self._baselines.items())},
-        }
-        try:
-            write_atomically(path, json.dumps(document, indent=1, sort_keys=True) + "\n")
-        except OSError as exc:
-            # Still dirty: retried next run in case the directory becomes writable; logged only once.
-            self._warn_once(ctx, "state-write",
-                            f"cannot write {path}: {exc.strerror or exc}; keeping baselines in memory only")
-            return
-        self._dirty = False
-
-    def _warn_once(self, ctx: RunContext, key: str, message: str) -> None:
-        if key not in self._warned:
-            self._warned.add(key)
-            ctx.log.warning("smart: %s", message)
-
-    def _info_once(self, ctx: RunContext, key: str, message: str) -> None:
-        if key not in self._warned:
-            self._warned.add(key)
-            ctx.log.info("smart: %s", message)
+        # A failed write stays dirty: retried next run, in case the directory becomes writable.
+        if self._dirty and self._state_file.save(ctx.state_dir, self._state):
+            self._dirty = False
 
 
 # --- pure helpers ------------------------------------------------------------------------------------
@@ -576,26 +481,18 @@ def _failed(category: str, reason: str, status: int | None = None) -> _Outcome:
     return _Outcome("failed", None, status, category, reason, time.time())
 
 
-def _configured_targets(devices: Sequence[Mapping[str, object]]) -> tuple[tuple[_Target, ...], frozenset[str]]:
+def _configured_targets(devices: Sequence[SmartDevice]) -> tuple[tuple[_Target, ...], frozenset[str]]:
     """Config entries -> (targets to query, ignored device paths and path|type keys)."""
-    targets: list[_Target] = []
+    targets: dict[str, _Target] = {}
     ignored: set[str] = set()
-    seen: set[str] = set()
     for entry in devices:
-        device = entry.get("device")
-        if not isinstance(device, str) or not device:
-            continue
-        raw_type = entry.get("type")
-        dev_type = raw_type if isinstance(raw_type, str) else ""
-        if entry.get("ignore") is True:
-            ignored.add(f"{device}|{dev_type}" if dev_type else device)
+        if entry.ignore:
+            ignored.add(f"{entry.device}|{entry.type}" if entry.type else entry.device)
             continue
         # An entry without a type gets one from the scan before its first query (SmartCollector._typed).
-        target = _Target(device, dev_type, "")
-        if target.key not in seen:
-            seen.add(target.key)
-            targets.append(target)
-    return tuple(targets), frozenset(ignored)
+        target = _Target(entry.device, entry.type, "")
+        targets.setdefault(target.key, target)
+    return tuple(targets.values()), frozenset(ignored)
 
 
 def _type_for_protocol(protocol: str) -> str:
@@ -659,48 +556,58 @@ def _merge_baseline(baseline: DriveCounters | None, now: DriveCounters) -> Drive
     return dataclasses.replace(baseline, **missing) if missing else baseline
 
 
-def _counter_fields(facts: SmartFacts, now: DriveCounters) -> dict[str, Any]:
-    """DriveReading's counter fields from the judged counters (one source of truth for both)."""
+def _who(facts: SmartFacts, target: _Target) -> _Who:
+    return _Who(drive_identity(facts) or _fallback_identity(target), facts.protocol or target.protocol,
+                facts.model, facts.serial, facts.rotational, facts.capacity_bytes)
+
+
+def _measured(facts: SmartFacts, now: DriveCounters) -> dict[str, Any]:
+    """DriveReading's measured fields; the counters are the judged ones (one source of truth for both)."""
     uncorrectable = [v for v in (now.offline_uncorrectable, now.reported_uncorrect) if v is not None]
     nvme = facts.nvme
     return {
+        "temperature_celsius": facts.temperature_celsius,
+        "power_on_seconds": facts.power_on_seconds,
         # SAS drives have no ATA 5; their grown defect list is the same fact (sectors remapped).
         "reallocated_sectors": now.reallocated if now.reallocated is not None else now.grown_defects,
         "pending_sectors": now.pending,
         "uncorrectable_sectors": max(uncorrectable) if uncorrectable else None,
         "media_errors": now.media_errors,
-        "wear_ratio": _ratio(nvme.percentage_used) if nvme is not None else None,
-        "available_spare_ratio": _ratio(nvme.available_spare) if nvme is not None else None,
-        "available_spare_threshold_ratio": _ratio(nvme.available_spare_threshold) if nvme is not None else None,
+        "wear_ratio": percent_to_ratio(nvme.percentage_used) if nvme is not None else None,
+        "available_spare_ratio": percent_to_ratio(nvme.available_spare) if nvme is not None else None,
+        "available_spare_threshold_ratio": (percent_to_ratio(nvme.available_spare_threshold)
+                                            if nvme is not None else None),
         "crc_errors": now.crc_errors,
     }
 
 
-def _ratio(percent: int | None) -> float | None:
-    return None if percent is None else percent / 100
+def _encode_state(state: _State) -> dict[str, Any]:
+    return {
+        "version": _STATE_VERSION,
+        "devices": {key: {"drive": d.drive, "rotational": d.rotational} for key, d in state.devices.items()},
+        "baselines": {drive: c.to_json() for drive, c in state.baselines.items()},
+    }
 
 
-def _decode_state(text: str) -> tuple[dict[str, _DeviceState], dict[str, DriveCounters]]:
-    """The persisted document; ValueError (incl. JSONDecodeError) when it is not one."""
-    document = json.loads(text)
+def _decode_state(document: Any) -> _State:
+    """The persisted document; ValueError when it is not one (JsonStateFile sets such a file aside)."""
     if not isinstance(document, dict) or not isinstance(document.get("devices"), dict) \
             or not isinstance(document.get("baselines"), dict):
         raise ValueError("no 'devices' and 'baselines' objects")
-    devices: dict[str, _DeviceState] = {}
+    state = _State()
     for key, entry in document["devices"].items():
         if not isinstance(entry, dict) or not isinstance(entry.get("drive"), str):
             raise ValueError(f"bad device entry {key!r}")
         rotational = entry.get("rotational")
         if rotational is not None and not isinstance(rotational, bool):
             raise ValueError(f"bad rotation for {key!r}")
-        devices[str(key)] = _DeviceState(entry["drive"], rotational)
-    baselines: dict[str, DriveCounters] = {}
+        state.devices[str(key)] = _DeviceState(entry["drive"], rotational)
     for drive, entry in document["baselines"].items():
         try:
-            baselines[str(drive)] = DriveCounters.from_json(entry)
+            state.baselines[str(drive)] = DriveCounters.from_json(entry)
         except (TypeError, KeyError, AttributeError) as exc:
             raise ValueError(f"bad baseline entry: {exc}") from exc
-    return devices, baselines
+    return state
 
 
-__all__ = ["STANDBY_EXIT_STATUS", "STATE_FILE", "SmartCollector"]
+__all__ = ["STATE_FILE", "SmartCollector"]

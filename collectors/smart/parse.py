@@ -29,7 +29,13 @@ from types import MappingProxyType
 from typing import Any
 
 PROTOCOLS = ("ATA", "NVMe", "SCSI")
-# Pass `-n standby,3` to smartctl: a skipped sleeping disk then exits 3, a status nothing else returns.
+# `-n standby,STATUS`: the exit status smartctl returns when it skipped a sleeping disk. Its default, 2, is
+# also "device open failed", which would make a vanished disk look asleep (or a sleeping one look gone).
+# 3 is unique: it is bits 0 and 1 together, and real smartctl never sets both, because a command-line error
+# (bit 0) makes it exit before any device is opened (bit 1); the man page suggests exactly this value.
+# A value with no bitmask meaning at all (say 255) would be just as unique, but 3 is what smartd users and
+# the man page know, and it can never be mistaken for a health bit (3-7). The collector passes it in argv,
+# the parser recognises it in answers: one value for both.
 STANDBY_EXIT_STATUS = 3
 
 EXIT_BIT_PHRASES: tuple[str, ...] = (

@@ -20,7 +20,9 @@ import pytest
 
 from collectors.kit.context import Cancelled, CollectorError, RunContext
 from collectors.model.readings import AnyReading, DriveReading
-from collectors.smart.collector import STANDBY_EXIT_STATUS, STATE_FILE, SmartCollector
+from collectors.smart.collector import STATE_FILE, SmartCollector
+from collectors.smart.config import SmartConfig, SmartDevice
+from collectors.smart.parse import STANDBY_EXIT_STATUS
 from tests import smart_fixtures as fx
 from tests.conftest import corpus_dir
 from tests.smartctl_standin import read_calls, write_scenario, write_wrapper
@@ -52,8 +54,9 @@ class Rig:
         if rotational is not None:
             (queue / "rotational").write_text(rotational + "\n")
 
-    def collector(self, **kwargs: Any) -> SmartCollector:
-        return SmartCollector(smartctl=self.program, sysfs_root=self.sysfs, **kwargs)
+    def collector(self, **settings: Any) -> SmartCollector:
+        """A collector as [smart] with these settings builds it, pointed at the stand-in."""
+        return SmartCollector(SmartConfig(smartctl=self.program, **settings), sysfs_root=self.sysfs)
 
     def ctx(self, seconds: float = 20.0) -> RunContext:
         return RunContext(deadline=time.monotonic() + seconds, state_dir=self.state)
@@ -168,19 +171,19 @@ def test_configured_devices_replace_discovery_and_ignore_applies_to_scan(rig: Ri
         "/dev/sda": {"json": doc(fx.ATA_HDD_HEALTHY, 1)},
         "/dev/sdb": {"json": doc(fx.ATA_HDD_HEALTHY, 2), "type": "usbjmicron"},
     })
-    configured = rig.collector(devices=[{"device": "/dev/sdb", "type": "usbjmicron"}])
+    configured = rig.collector(devices=(SmartDevice("/dev/sdb", "usbjmicron"),))
     assert set(drives(configured.collect(rig.ctx()))) == {"/dev/sdb"}
     assert option(rig.queries()[-1], "-d") == "usbjmicron"
     assert not any("--scan" in c for c in rig.calls())
 
-    ignoring = rig.collector(devices=[{"device": "/dev/sda", "ignore": True}])
+    ignoring = rig.collector(devices=(SmartDevice("/dev/sda", ignore=True),))
     assert set(drives(ignoring.collect(rig.ctx()))) == {"/dev/sdb"}
     assert not any(c[-1] == "/dev/sda" for c in rig.queries())
 
 
 def test_configured_device_without_type_gets_the_scans_type(rig: Rig) -> None:
     rig.scenario({"/dev/sdc": {"json": fx.SAS_GROWN_DEFECTS, "type": "scsi"}})
-    readings = drives(rig.collector(devices=[{"device": "/dev/sdc"}]).collect(rig.ctx()))
+    readings = drives(rig.collector(devices=(SmartDevice("/dev/sdc"),)).collect(rig.ctx()))
     assert readings["/dev/sdc"].dev_type == "scsi"
     assert option(rig.queries()[-1], "-d") == "scsi"
 
@@ -424,7 +427,7 @@ def test_scan_garbage_fails_the_collector(rig: Rig) -> None:
 
 
 def test_missing_smartctl_fails_the_collector(rig: Rig, tmp_path: Path) -> None:
-    collector = SmartCollector(smartctl=str(tmp_path / "no-such-smartctl"), sysfs_root=rig.sysfs)
+    collector = SmartCollector(SmartConfig(smartctl=str(tmp_path / "no-such-smartctl")), sysfs_root=rig.sysfs)
     with pytest.raises(CollectorError, match="not found"):
         collector.collect(rig.ctx())
 
@@ -457,6 +460,28 @@ def test_baseline_survives_restart_and_growth_is_reported(rig: Rig) -> None:
     again = drives(rig.collector().collect(rig.ctx()))["/dev/sda"]
     assert "8 pending sectors (was 0)" in again.evidence
     assert json.loads((rig.state / STATE_FILE).read_text())["baselines"][first.drive]["pending"] == 0
+
+
+def test_state_file_written_by_an_earlier_release_still_loads(rig: Rig) -> None:
+    # smart-state.json as physgap has always written it: upgrading must keep baselines and identities.
+    drive = "wwn-0x50014ee115c3d740"  # fx.ATA_HDD_HEALTHY's identity
+    baseline = {"reallocated": 0, "pending": 0, "offline_uncorrectable": 0, "reported_uncorrect": None,
+                "end_to_end": None, "media_errors": None, "grown_defects": None, "crc_errors": 0,
+                "available_spare": None}
+    rig.state.mkdir()
+    (rig.state / STATE_FILE).write_text(json.dumps({
+        "version": 1,
+        "devices": {"/dev/sda|sat": {"drive": drive, "rotational": True},
+                    "/dev/sdb|sat": {"drive": "wwn-0x5000000000000002", "rotational": True}},
+        "baselines": {drive: baseline},
+    }))
+    rig.scenario({"/dev/sda": {"json": fx.with_attribute(fx.ATA_HDD_HEALTHY, 197, raw=8)},
+                  "/dev/sdb": {"json": doc(fx.ATA_HDD_HEALTHY, 2), "standby": True}})
+    readings = drives(rig.collector().collect(rig.ctx()))
+    assert readings["/dev/sda"].drive == drive and "8 pending sectors (was 0)" in readings["/dev/sda"].evidence
+    asleep = readings["/dev/sdb"]
+    assert (asleep.state, asleep.drive, asleep.rotational) == ("standby", "wwn-0x5000000000000002", True)
+    assert not list(rig.state.glob(f"{STATE_FILE}.corrupt-*"))
 
 
 def test_corrupt_state_is_set_aside(rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
