@@ -21,13 +21,14 @@ CYCLES = 200
 
 def main() -> int:
     from collectors.kit.context import RunContext
+    from collectors.ups.config import NutServerConfig
     from collectors.ups.nut import NutUpsCollector
     from tests import nut_devs
     from tests.nut_fixture import nut_server
 
     devs = {f"ups{i}": nut_devs.ONLINE for i in range(10)}
     with tempfile.TemporaryDirectory() as tmp, nut_server(Path(tmp) / "nut", devs) as server:
-        collector = NutUpsCollector(servers=[{"host": "127.0.0.1", "port": server.port}], upsmon_conf=None)
+        collector = NutUpsCollector(servers=[NutServerConfig(port=server.port)], upsmon_conf=None)
         times = []
         readings = 0
         for _ in range(CYCLES):

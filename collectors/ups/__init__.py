@@ -16,7 +16,7 @@ def plan(config: UpsConfig, env: Environment) -> Sequence[Planned]:
                           autodetect=config.autodetect and not config.nut)
     planned = [Planned(nut, config.interval, config.timeout)]
     if config.snmp:
-        # Imported only when configured: pysnmp costs ~6 MB and ~100 ms that a NUT-only host should not pay.
+        # Imported only when configured: a NUT-only host loads neither asyncio nor, at the first poll, pysnmp.
         from collectors.ups.snmp import SnmpUpsCollector
 
         planned.append(Planned(SnmpUpsCollector(targets=config.snmp), config.interval, config.timeout))

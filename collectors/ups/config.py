@@ -1,29 +1,85 @@
-"""[ups] with [[ups.nut]] servers and [[ups.snmp]] agents."""
+"""[ups] with [[ups.nut]] servers and [[ups.snmp]] agents: checked once by the daemon's loader, built here into the
+typed configs the collectors take as they are.
+
+This module imports neither the SNMP collector nor the SNMP kit: a daemon without [[ups.snmp]] must not load
+asyncio or pysnmp just to read its configuration.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from collectors.kit import config as c
+from collectors.ups.nut_client import DEFAULT_PORT as NUT_PORT
 
 DEFAULT_UPSMON_CONF = Path("/etc/nut/upsmon.conf")
+SNMP_PORT = 161
+# pysnmp's default (1 s x 5 retries) would spend 6 s on every silent agent; the kit retries once, so a lost
+# datagram costs one second and a silent agent two.
+SNMP_TIMEOUT = 1.0
+
+
+@dataclass(frozen=True)
+class NutServerConfig:
+    """One upsd. The [[ups.nut]] keys are the field names."""
+
+    host: str = "127.0.0.1"  # bare, as the socket wants it: "[::1]" in the file arrives here as "::1"
+    port: int = NUT_PORT
+    ups: str = ""  # empty: every UPS the server lists
+    username: str = ""
+    password_file: Path | None = None  # relative: looked up in $CREDENTIALS_DIRECTORY
+    starttls: bool = False
+    ca_file: Path | None = None
+    timeout: float = 5.0  # seconds per request
+    autodetected: bool = False  # not written by the user: 127.0.0.1:3493 tried because no server was configured
+
+    @property
+    def label(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class SnmpTarget:
+    """One SNMP agent in front of a UPS. The [[ups.snmp]] keys are the field names."""
+
+    host: str
+    port: int = SNMP_PORT
+    community: str = field(default="public", repr=False)  # a secret: kept out of reprs and logs
+    community_file: Path | None = None  # wins over `community`; relative: looked up in $CREDENTIALS_DIRECTORY
+    version: str = "2c"  # "1" or "2c"
+    name: str = ""
+    timeout: float = SNMP_TIMEOUT  # seconds per request
+
+    @property
+    def label(self) -> str:
+        return self.name or self.host
 
 
 @dataclass(frozen=True)
 class UpsConfig:
-    nut: tuple[Mapping[str, Any], ...] = ()  # [[ups.nut]] servers, checked
-    snmp: tuple[Mapping[str, Any], ...] = ()  # [[ups.snmp]] agents, checked
+    nut: tuple[NutServerConfig, ...] = ()
+    snmp: tuple[SnmpTarget, ...] = ()
     autodetect: bool = True  # with no [[ups.nut]], try 127.0.0.1:3493
     upsmon_conf: Path | None = DEFAULT_UPSMON_CONF  # this host's upsmon.conf; None = do not read
     interval: float | None = None
     timeout: float = 10.0
 
 
+def host(value: Any) -> str:
+    """A host name or address; "[::1]" as written in URLs (and NUT's own "ups@[::1]") is accepted, bare."""
+    text = c.host(value)
+    bare = text[1:-1] if text.startswith("[") and text.endswith("]") else text
+    if not bare or "[" in bare or "]" in bare:
+        raise ValueError(f"{text!r} is not a host name or address")
+    return bare
+
+
 NUT_SERVER = c.Table({
-    "host": c.host,
+    "host": host,
     "port": c.port,
     "ups": c.string,
     "username": c.string,
@@ -33,7 +89,7 @@ NUT_SERVER = c.Table({
     "timeout": c.duration,
 })
 SNMP_AGENT = c.Table({
-    "host": c.host,
+    "host": host,
     "port": c.port,
     "community": c.string,
     "community_file": c.optional_path,
@@ -44,9 +100,11 @@ SNMP_AGENT = c.Table({
 
 
 def _build(values: c.Values) -> UpsConfig:
+    # Every entry passed its table's checks, whose keys are the dataclasses' fields: what is not written
+    # takes the dataclass default, so each default exists once.
     return UpsConfig(
-        nut=values.entries("nut"),
-        snmp=values.entries("snmp"),
+        nut=tuple(NutServerConfig(**entry) for entry in values.entries("nut")),
+        snmp=tuple(SnmpTarget(**entry) for entry in values.entries("snmp")),
         autodetect=values.get("autodetect", True),
         upsmon_conf=values.get("upsmon_conf", DEFAULT_UPSMON_CONF),
         interval=values.get("interval", None),
@@ -56,9 +114,14 @@ def _build(values: c.Values) -> UpsConfig:
 
 def _cross(values: c.Values) -> Iterable[c.Issue]:
     for index, entry in enumerate(values.entries("nut")):
-        name = entry.get("ups", "")
-        if name and any(ch.isspace() or ch in '"\\@' for ch in name):
-            yield c.Issue("ups", f"{name!r} is not a NUT UPS name", "nut", index)
+        yield from _ups_name(entry, index)
+
+
+def _ups_name(entry: Mapping[str, Any], index: int) -> Iterable[c.Issue]:
+    # A UPS name is one protocol word (`LIST VAR <ups>`), and an "@" would make "ups@host:port" ambiguous.
+    name = entry.get("ups", "")
+    if name and any(ch.isspace() or ch in '"\\@' for ch in name):
+        yield c.Issue("ups", f"{name!r} is not a NUT UPS name", "nut", index)
 
 
 SECTION = c.Section(

@@ -19,9 +19,7 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import math
-import os
 import socket
-import stat
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,14 +27,15 @@ from pathlib import Path
 from typing import NamedTuple
 
 from collectors.kit.context import Cancelled, CollectorError, RunContext
+from collectors.kit.secrets import SecretError, read_secret
+from collectors.kit.warnonce import WarnOnce
 from collectors.model.readings import UpsReading
+from collectors.ups.config import DEFAULT_UPSMON_CONF, NutServerConfig
 from collectors.ups.nut_client import DEFAULT_PORT, NutClient, NutClientError, NutError, split_words
 
 log = logging.getLogger(__name__)
 
-DEFAULT_UPSMON_CONF = Path("/etc/nut/upsmon.conf")
 _MAX_CONF = 1024 * 1024
-_MAX_SECRET = 4096
 _WEEK = 7 * 86400.0
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback", "::1",
                              "0:0:0:0:0:0:0:1"})
@@ -213,62 +212,13 @@ def upsmon_protects(conf: UpsmonConf | None, ups: str, host: str, port: int) -> 
 
 # -- collector ---------------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class NutServerConfig:
-    host: str = "127.0.0.1"
-    port: int = DEFAULT_PORT
-    ups: str = ""  # empty: every UPS the server lists
-    username: str = ""
-    password_file: Path | None = None
-    starttls: bool = False
-    ca_file: str = ""
-    timeout: float = 5.0
-    autodetected: bool = False
-
-    @property
-    def label(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
-
-    @classmethod
-    def from_mapping(cls, entry: Mapping[str, object]) -> NutServerConfig:
-        def text(key: str, default: str = "") -> str:
-            value = entry.get(key, default)
-            if value is None:
-                return default
-            if not isinstance(value, str | Path):
-                raise ValueError(f"ups.nut: {key} must be a string, not {type(value).__name__}")
-            return str(value).strip()
-
-        # "[::1]" is accepted as written in URLs; the socket wants the bare address, the label adds brackets back.
-        host = text("host", "127.0.0.1").strip("[]") or "127.0.0.1"
-        port = entry.get("port", DEFAULT_PORT)
-        if isinstance(port, str) and port.strip().isdigit():
-            port = int(port)
-        if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
-            raise ValueError(f"ups.nut: port must be 1..65535, not {port!r}")
-        timeout = entry.get("timeout", 5.0)
-        if not isinstance(timeout, int | float) or isinstance(timeout, bool) or not 0 < timeout <= 3600:
-            raise ValueError(f"ups.nut: timeout must be a positive number of seconds, not {timeout!r}")
-        starttls = entry.get("starttls", False)
-        if not isinstance(starttls, bool):
-            raise ValueError("ups.nut: starttls must be true or false")
-        ups = text("ups")
-        if ups and any(c.isspace() or c in '"\\@' for c in ups):
-            raise ValueError(f"ups.nut: ups {ups!r} is not a NUT UPS name")
-        password_file = text("password_file")
-        return cls(host=host, port=port, ups=ups, username=text("username"),
-                   password_file=Path(password_file) if password_file else None, starttls=starttls,
-                   ca_file=text("ca_file"), timeout=float(timeout))
-
-
 @dataclass
 class _ServerState:
     """What the collector remembers about one server between polls (mutable, owned by the collector)."""
 
     config: NutServerConfig
     client: NutClient | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
     password_loaded: bool = False
     known: list[str] = field(default_factory=list)  # UPS names from the last successful LIST UPS
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -286,31 +236,18 @@ class NutUpsCollector:
 
     name = "ups"
 
-    def __init__(self, servers: Sequence[Mapping[str, object]],
+    def __init__(self, servers: Sequence[NutServerConfig],
                  upsmon_conf: Path | None = DEFAULT_UPSMON_CONF, autodetect: bool = False) -> None:
-        configs = [NutServerConfig.from_mapping(entry) for entry in servers]
+        configs = list(servers)
         if not configs and autodetect:
             configs = [NutServerConfig(autodetected=True)]
         self._servers = [_ServerState(config) for config in configs]
         self._upsmon_conf = upsmon_conf
-        # Problems already logged at warning level; cleared when the cause goes away, so a recurrence is
+        # Problems are logged at warning level once and forgotten when the cause goes away, so a recurrence is
         # reported again while a persistent fault is not repeated every interval.
-        self._warned: set[str] = set()
-        self._warned_lock = threading.Lock()
+        self._warn = WarnOnce(log)
         for server in self._servers:
             self._load_password(server)
-
-    # -- reporting -----------------------------------------------------------------------------------------
-
-    def _warn_once(self, key: str, message: str, *args: object) -> None:
-        with self._warned_lock:
-            first = key not in self._warned
-            self._warned.add(key)
-        log.log(logging.WARNING if first else logging.DEBUG, message, *args)
-
-    def _recovered(self, prefix: str) -> None:
-        with self._warned_lock:
-            self._warned = {key for key in self._warned if not key.startswith(prefix)}
 
     # -- secrets -------------------------------------------------------------------------------------------
 
@@ -319,23 +256,15 @@ class NutUpsCollector:
         path = server.config.password_file
         if path is None or server.password_loaded:
             return
-        credentials = os.environ.get("CREDENTIALS_DIRECTORY")
-        if not path.is_absolute() and credentials:
-            path = Path(credentials) / path  # systemd LoadCredential=
         try:
-            with path.open("rb") as handle:
-                info = os.fstat(handle.fileno())
-                raw = handle.read(_MAX_SECRET + 1)
-        except OSError as exc:
-            self._warn_once(f"secret:{path}", "ups: cannot read password file %s (%s); polling without it",
-                            path, exc.strerror or type(exc).__name__)
+            secret = read_secret(path)
+        except SecretError as exc:
+            self._warn.warn(f"secret:{path}", "ups: NUT password: %s; polling without it", exc)
             return
-        if len(raw) > _MAX_SECRET:
-            self._warn_once(f"secret:{path}", "ups: password file %s is too large; polling without it", path)
-            return
-        if info.st_mode & stat.S_IROTH:
-            self._warn_once(f"secret-mode:{path}", "ups: password file %s is world-readable; chmod o-r it", path)
-        server.password = raw.decode("utf-8", "replace").rstrip("\r\n")
+        if secret.world_readable:
+            self._warn.warn(f"secret-mode:{secret.path}", "ups: password file %s is world-readable; chmod o-r it",
+                            secret.path)
+        server.password = secret.value
         server.password_loaded = True
 
     # -- upsmon.conf ---------------------------------------------------------------------------------------
@@ -351,10 +280,10 @@ class NutUpsCollector:
             return None
         except OSError as exc:
             # Debian ships it 0640 root:nut: physgap sees it only when its user is in group nut.
-            self._warn_once(f"upsmon:{path}", "ups: cannot read %s (%s); local shutdown protection unknown",
+            self._warn.warn(f"upsmon:{path}", "ups: cannot read %s (%s); local shutdown protection unknown",
                             path, exc.strerror or type(exc).__name__)
             return None
-        self._recovered(f"upsmon:{path}")
+        self._warn.forget(f"upsmon:{path}")
         return parse_upsmon_conf(raw.decode("utf-8", "replace"))
 
     # -- polling -------------------------------------------------------------------------------------------
@@ -386,7 +315,7 @@ class NutUpsCollector:
             config = server.config
             server.client = NutClient(config.host, config.port, timeout=config.timeout,
                                       username=config.username or None, password=server.password,
-                                      starttls=config.starttls, ca_file=config.ca_file or None)
+                                      starttls=config.starttls, ca_file=config.ca_file)
         return server.client
 
     def _poll(self, server: _ServerState, ctx: RunContext, upsmon: UpsmonConf | None) -> _ServerResult:
@@ -423,10 +352,10 @@ class NutUpsCollector:
                 if not answered:
                     return self._server_down(server, exc, upsmon)
                 reason = _reason(exc)
-                self._warn_once(f"server:{label}", "ups: NUT server %s failed mid-poll: %s", label, reason)
+                self._warn.warn(f"server:{label}", "ups: NUT server %s failed mid-poll: %s", label, reason)
                 readings.extend(self._down(config, rest, reason, upsmon) for rest in names[index:])
                 return _ServerResult(tuple(readings), failed=False, reason=reason)
-        self._recovered(f"server:{label}")
+        self._warn.forget(f"server:{label}")
         return _ServerResult(tuple(readings), failed=False)
 
     def _server_down(self, server: _ServerState, exc: NutClientError, upsmon: UpsmonConf | None) -> _ServerResult:
@@ -438,10 +367,10 @@ class NutUpsCollector:
             return _ServerResult((), failed=False)
         names = [config.ups] if config.ups else list(server.known)
         if not names:
-            self._warn_once(f"server:{config.label}", "ups: NUT server %s did not answer (%s) and no UPS on it "
+            self._warn.warn(f"server:{config.label}", "ups: NUT server %s did not answer (%s) and no UPS on it "
                             "is known yet; nothing reported for it", config.label, reason)
         else:
-            self._warn_once(f"server:{config.label}", "ups: NUT server %s did not answer: %s", config.label, reason)
+            self._warn.warn(f"server:{config.label}", "ups: NUT server %s did not answer: %s", config.label, reason)
         readings = tuple(self._down(config, name, reason, upsmon) for name in names)
         failed = not (config.autodetected and "refused" in reason)
         return _ServerResult(readings, failed=failed, reason=reason)
@@ -474,10 +403,10 @@ class NutUpsCollector:
         local = upsmon_protects(upsmon, name, config.host, config.port)
         ident = _Identity.of(variables)
         if reason:
-            self._warn_once(f"ups:{ups_id}:{reason}", "ups: %s: %s", ups_id, reason)
+            self._warn.warn(f"ups:{ups_id}:{reason}", "ups: %s: %s", ups_id, reason)
             return UpsReading(ups=ups_id, source="nut", up=False, reason=reason, flags=(),
                               shutdown_clients=logins, local_upsmon=local)
-        self._recovered(f"ups:{ups_id}:")
+        self._warn.forget(f"ups:{ups_id}:")
         flags = parse_status(variables.get("ups.status", ""))
         if flags == ("WAIT",):
             # upsd's placeholder while a freshly connected driver has not delivered data yet.
@@ -486,7 +415,7 @@ class NutUpsCollector:
                               shutdown_clients=logins, local_upsmon=local)
         values, invalid = numbers(variables)
         for bad in invalid:
-            self._warn_once(f"number:{ups_id}:{bad.var}:{bad.value}", "ups: %s: ignoring %s = %r: %s",
+            self._warn.warn(f"number:{ups_id}:{bad.var}:{bad.value}", "ups: %s: ignoring %s = %r: %s",
                             ups_id, bad.var, bad.value, bad.reason)
         return UpsReading(
             ups=ups_id, source="nut", up=True, reason="", flags=flags,

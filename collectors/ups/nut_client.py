@@ -27,6 +27,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from types import TracebackType
 from typing import TypeVar
 
@@ -130,7 +131,7 @@ class NutClient:
     """
 
     def __init__(self, host: str, port: int = DEFAULT_PORT, timeout: float = 5.0, username: str | None = None,
-                 password: str | None = None, starttls: bool = False, ca_file: str | None = None) -> None:
+                 password: str | None = None, starttls: bool = False, ca_file: str | Path | None = None) -> None:
         if timeout <= 0:
             raise ValueError("timeout must be positive")
         self.host = host

@@ -3,9 +3,9 @@
 Two layers. The pure mapping functions take what the agent said as plain values (`{dotted OID: int | str}`,
 absent objects simply missing) and return a range-checked UpsReading with NUT-style status flags; they know
 the MIBs' units (UPS-MIB runtime in minutes, PowerNet runtime in TimeTicks, high-precision PowerNet objects in
-tenths) so the rest of physgap never has to. `SnmpUpsCollector` does the talking: pysnmp's asyncio hlapi in one
-short-lived event loop per run, all targets polled concurrently and bounded by the run's deadline. pysnmp is
-imported only there, so a daemon without `[[ups.snmp]]` never loads it (about 25 MB and 0.1 s).
+tenths) so the rest of physgap never has to. `SnmpUpsCollector` asks the agents through the kit's SNMP client
+(collectors.kit.snmp: sessions, timeouts, concurrency, the lazy pysnmp import), so a daemon without
+`[[ups.snmp]]` never loads pysnmp (about 25 MB and 0.1 s).
 
 An agent that does not answer (host down, closed port and wrong community all look the same in SNMP: silence),
 an unresolvable host or an unreadable community file gives that UPS a reading with up=False and the reason;
@@ -15,24 +15,18 @@ never part of a reason.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import socket
-import stat
-import threading
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-from collectors.kit.context import Cancelled, CollectorError, RunContext
-from collectors.model.readings import UpsReading
+from collectors.kit.context import CollectorError, RunContext
+from collectors.kit.snmp import Agent, Engine, Session, SnmpError, Value, Values, poll_all, read_community
+from collectors.kit.units import percent_to_ratio
+from collectors.kit.warnonce import WarnOnce
+from collectors.model.readings import UPS_FLAGS, UpsReading
+from collectors.ups.config import SnmpTarget
 
 log = logging.getLogger(__name__)
-
-Value = int | str  # INTEGER/Gauge32/TimeTicks/Counter as int, OCTET STRING decoded, OBJECT IDENTIFIER dotted
-Values = Mapping[str, Value]  # dotted OID without a leading dot -> value; objects the agent lacks are absent
 
 UPS_MIB = "ups-mib"  # RFC 1628
 POWERNET = "powernet"  # APC PowerNet-MIB, enterprise 318
@@ -123,19 +117,11 @@ _WELL_KNOWN_ALARMS: dict[int, tuple[str, str]] = {
     19: ("diagnostic test failed", ""), 20: ("communications lost", ""), 21: ("awaiting power", ""),
     22: ("shutdown pending", ""), 23: ("shutdown imminent", ""), 24: ("test in progress", ""),
 }
-_FLAG_ORDER = ("OL", "OB", "OFF", "BYPASS", "BOOST", "TRIM", "LB", "RB", "CAL", "OVER", "ALARM")
 
 # Range checks: values outside are agent bugs or "not supported" markers (-1, 65535, 0xFFFFFFFF TimeTicks).
 MAX_RUNTIME_SECONDS = 7 * 24 * 3600
 MAX_VOLTS = 500.0
 MAX_LOAD_PERCENT = 200.0
-
-# pysnmp's defaults (1 s x 5 retries) would spend 6 s on every silent agent; one retry covers a lost datagram.
-DEFAULT_TIMEOUT = 1.0
-RETRIES = 1
-# Rows read from one table column at most: a UPS has 1..3 lines; a runaway agent must not walk forever.
-_MAX_ROWS = 64
-_CANCEL_POLL = 0.1
 
 
 @dataclass(frozen=True)
@@ -162,11 +148,6 @@ def timeticks_to_seconds(ticks: float) -> float:
     return ticks / 100.0
 
 
-def clean_text(raw: bytes) -> str:
-    """An OCTET STRING as text: agents pad identity strings with spaces or NULs, and some are not UTF-8."""
-    return raw.decode("utf-8", "replace").strip(" \t\r\n\x00")
-
-
 def detect_mib(values: Values) -> str | None:
     """Which UPS MIB the agent speaks, from the answer to DETECT_OIDS; None when neither."""
     if isinstance(values.get(APC_BASIC_OUTPUT_STATUS), int):
@@ -177,10 +158,11 @@ def detect_mib(values: Values) -> str | None:
 
 
 def _ordered(flags: Sequence[str]) -> tuple[str, ...]:
-    """Known flags in NUT's usual order, each once; anything else after them, as met."""
+    """Each flag once, in the order of UPS_FLAGS (the order every source reports in); anything else after them,
+    as met."""
     seen = dict.fromkeys(flag for flag in flags if flag)
-    known = [flag for flag in _FLAG_ORDER if flag in seen]
-    return (*known, *(flag for flag in seen if flag not in _FLAG_ORDER))
+    known = [flag for flag in UPS_FLAGS if flag in seen]
+    return (*known, *(flag for flag in seen if flag not in UPS_FLAGS))
 
 
 def ups_mib_flags(output_source: int | None, battery_status: int | None, alarms_present: int | None = None,
@@ -275,10 +257,6 @@ def _text(values: Values, oid: str) -> str:
     return raw.strip() if isinstance(raw, str) else ""
 
 
-def _ratio(percent: float | None) -> float | None:
-    return None if percent is None else percent / 100.0
-
-
 def well_known_alarm_ids(values: Values) -> list[int]:
     """The well-known alarm numbers listed in the upsAlarmTable rows of `values` (other OIDs are skipped)."""
     ids: list[int] = []
@@ -312,14 +290,15 @@ def map_ups_mib(values: Values, ups: str) -> Mapped:
         descriptions = [f"{alarms_present} alarm(s) present"]
     minutes = check.number("battery runtime", values.get(UPS_ESTIMATED_MINUTES_REMAINING), 1.0,
                            MAX_RUNTIME_SECONDS / 60, "min")
+    charge = check.number("battery charge", values.get(UPS_ESTIMATED_CHARGE_REMAINING), 1.0, 100, "%")
+    load = check.lines("output load", values, UPS_OUTPUT_PERCENT_LOAD, MAX_LOAD_PERCENT, "%")
     reading = UpsReading(
         ups=ups, source="snmp", up=True, reason="", flags=flags,
         manufacturer=_text(values, UPS_IDENT_MANUFACTURER), model=_text(values, UPS_IDENT_MODEL),
         driver="UPS-MIB",
-        battery_charge_ratio=_ratio(check.number("battery charge", values.get(UPS_ESTIMATED_CHARGE_REMAINING), 1.0,
-                                                 100, "%")),
+        battery_charge_ratio=percent_to_ratio(charge),
         battery_runtime_seconds=check.runtime(None if minutes is None else minutes_to_seconds(minutes), flags),
-        load_ratio=_ratio(check.lines("output load", values, UPS_OUTPUT_PERCENT_LOAD, MAX_LOAD_PERCENT, "%")),
+        load_ratio=percent_to_ratio(load),
         input_voltage_volts=check.lines("input voltage", values, UPS_INPUT_VOLTAGE, MAX_VOLTS, "V"),
         output_voltage_volts=check.lines("output voltage", values, UPS_OUTPUT_VOLTAGE, MAX_VOLTS, "V"),
         alarm=", ".join(descriptions),
@@ -341,11 +320,11 @@ def map_powernet(values: Values, ups: str) -> Mapped:
         manufacturer="APC",  # PowerNet is APC's enterprise MIB; the model string omits the brand
         model=_text(values, APC_BASIC_IDENT_MODEL), serial=_text(values, APC_ADV_IDENT_SERIAL),
         driver="PowerNet-MIB",
-        battery_charge_ratio=_ratio(check.preferred(
+        battery_charge_ratio=percent_to_ratio(check.preferred(
             "battery charge", [(values.get(APC_HP_BATTERY_CAPACITY), 0.1), (values.get(APC_ADV_BATTERY_CAPACITY), 1)],
             100, "%")),
         battery_runtime_seconds=check.runtime(None if ticks is None else timeticks_to_seconds(ticks), flags),
-        load_ratio=_ratio(check.preferred(
+        load_ratio=percent_to_ratio(check.preferred(
             "output load", [(values.get(APC_HP_OUTPUT_LOAD), 0.1), (values.get(APC_ADV_OUTPUT_LOAD), 1)],
             MAX_LOAD_PERCENT, "%")),
         input_voltage_volts=check.preferred(
@@ -369,167 +348,10 @@ def down(ups: str, reason: str) -> UpsReading:
                       local_upsmon=None)
 
 
+
+
 # --------------------------------------------------------------------------------------------------------------
-# Configuration and the collector
-
-
-@dataclass(frozen=True)
-class SnmpTarget:
-    host: str
-    port: int = 161
-    community: str = field(default="public", repr=False)  # a secret: kept out of reprs and logs
-    community_file: Path | None = None
-    version: str = "2c"
-    name: str = ""
-    timeout: float = DEFAULT_TIMEOUT
-
-    @property
-    def label(self) -> str:
-        return self.name or self.host
-
-    @classmethod
-    def from_mapping(cls, entry: Mapping[str, object]) -> SnmpTarget:
-        host = entry.get("host")
-        if not isinstance(host, str) or not host:
-            raise ValueError("ups.snmp: host must be a non-empty string")
-        port = entry.get("port", 161)
-        if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
-            raise ValueError(f"ups.snmp {host}: port must be 1..65535")
-        version = str(entry.get("version", "2c")).lower().removeprefix("v")
-        if version not in ("1", "2c"):
-            raise ValueError(f"ups.snmp {host}: version must be \"2c\" or \"1\"")
-        timeout = entry.get("timeout", DEFAULT_TIMEOUT)
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
-            raise ValueError(f"ups.snmp {host}: timeout must be a positive number of seconds")
-        community = entry.get("community", "public")
-        community_file = entry.get("community_file") or None
-        name = entry.get("name") or ""
-        if not isinstance(community, str) or not isinstance(name, str):
-            raise ValueError(f"ups.snmp {host}: community and name must be strings")
-        if community_file is not None and not isinstance(community_file, str | Path):
-            raise ValueError(f"ups.snmp {host}: community_file must be a path")
-        return cls(host=host, port=port, community=community,
-                   community_file=Path(community_file) if community_file is not None else None,
-                   version=version, name=name, timeout=float(timeout))
-
-
-class _AgentError(Exception):
-    """The agent did not give a usable answer; the message is the operator-facing reason."""
-
-
-def _resolve(host: str, port: int) -> asyncio.Future[tuple[int, tuple[str, int]]]:
-    """Resolve in a daemon thread of our own: pysnmp would use the loop's default executor, and asyncio.run
-    waits for that executor at exit, so a hung resolver would hold the run past its deadline."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[tuple[int, tuple[str, int]]] = loop.create_future()
-
-    def settle(result: tuple[int, tuple[str, int]] | None, error: BaseException | None) -> None:
-        if future.done():
-            return
-        if error is not None:
-            future.set_exception(error)
-        elif result is not None:
-            future.set_result(result)
-
-    def work() -> None:
-        result: tuple[int, tuple[str, int]] | None = None
-        error: BaseException | None = None
-        try:
-            infos = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM, proto=socket.IPPROTO_UDP)
-            # IPv4 first: it is what UPS management cards speak, and what UdpTransportTarget expects.
-            infos.sort(key=lambda info: info[0] != socket.AF_INET)
-            family, address = infos[0][0], infos[0][4]
-            result = (int(family), (str(address[0]), int(address[1])))
-        except OSError as exc:
-            error = exc
-        with contextlib.suppress(RuntimeError):  # the loop is gone: the run ended without us
-            loop.call_soon_threadsafe(settle, result, error)
-
-    threading.Thread(target=work, name=f"physgap-resolve-{host}", daemon=True).start()
-    return future
-
-
-def _hlapi() -> Any:
-    """pysnmp's asyncio hlapi, imported on first use only: a daemon without [[ups.snmp]] never pays for it.
-    pysnmp ships no type information, hence Any."""
-    from pysnmp.hlapi.v3arch import asyncio as hlapi  # type: ignore[import-untyped]
-
-    return hlapi
-
-
-def _plain(value: Any) -> Value | None:
-    """A pysnmp value as an int or str; None for noSuchObject/noSuchInstance/endOfMibView."""
-    from pyasn1.type import univ  # type: ignore[import-untyped]  # pysnmp's own dependency
-
-    if isinstance(value, univ.Null):  # the three exceptions subclass Null (and Null subclasses OctetString)
-        return None
-    if isinstance(value, univ.ObjectIdentifier):
-        return str(value)
-    if isinstance(value, univ.OctetString):
-        return clean_text(bytes(value))
-    if isinstance(value, univ.Integer):  # Integer32, Gauge32, Unsigned32, TimeTicks, Counter32/64
-        return int(value)
-    return None
-
-
-def _indication(error_indication: Any) -> str:
-    text = str(error_indication)
-    if type(error_indication).__name__ == "RequestTimedOut":
-        # SNMP agents drop requests with a wrong community silently, and ICMP "port unreachable" is not
-        # surfaced: all three look alike, so the reason names them all.
-        return "no SNMP answer (request timed out: host down, port closed or wrong community)"
-    return f"SNMP error: {text}"
-
-
-class _Session:
-    """One agent, one community, one transport: GET with SNMPv1 tolerance and bounded column walks."""
-
-    def __init__(self, engine: Any, auth: Any, transport: Any) -> None:
-        self.engine = engine
-        self.auth = auth
-        self.transport = transport
-
-    async def get(self, oids: Sequence[str]) -> dict[str, Value]:
-        hlapi = _hlapi()
-        wanted = list(oids)
-        values: dict[str, Value] = {}
-        while wanted:
-            error_indication, error_status, error_index, var_binds = await hlapi.get_cmd(
-                self.engine, self.auth, self.transport, hlapi.ContextData(),
-                *(hlapi.ObjectType(hlapi.ObjectIdentity(oid)) for oid in wanted), lookupMib=False)
-            if error_indication:
-                raise _AgentError(_indication(error_indication))
-            if error_status:
-                index = int(error_index)
-                # SNMPv1 fails the whole GET with noSuchName when one object is absent: drop it and ask again.
-                if int(error_status) == 2 and 1 <= index <= len(wanted):
-                    del wanted[index - 1]
-                    continue
-                raise _AgentError(f"SNMP error: {error_status.prettyPrint()}")
-            for name, value in var_binds:
-                plain = _plain(value)
-                if plain is not None:
-                    values[str(name)] = plain
-            break
-        return values
-
-    async def walk(self, column: str) -> dict[str, Value]:
-        hlapi = _hlapi()
-        values: dict[str, Value] = {}
-        rows = hlapi.walk_cmd(self.engine, self.auth, self.transport, hlapi.ContextData(),
-                              hlapi.ObjectType(hlapi.ObjectIdentity(column)),
-                              lexicographicMode=False, lookupMib=False, maxRows=_MAX_ROWS)
-        async with contextlib.aclosing(rows):
-            async for error_indication, error_status, _index, var_binds in rows:
-                if error_indication:
-                    raise _AgentError(_indication(error_indication))
-                if error_status:
-                    break  # an agent error inside one table costs that table only
-                for name, value in var_binds:
-                    plain = _plain(value)
-                    if plain is not None:
-                        values[str(name)] = plain
-        return values
+# The collector
 
 
 class SnmpUpsCollector:
@@ -537,116 +359,58 @@ class SnmpUpsCollector:
 
     name = "ups_snmp"
 
-    def __init__(self, targets: Sequence[Mapping[str, object]]) -> None:
-        self.targets = tuple(SnmpTarget.from_mapping(entry) for entry in targets)
-        self._warned: set[tuple[str, str]] = set()  # (ups, field) already logged as invalid
-        self._warned_files: set[Path] = set()
-        self._last_reason: dict[str, str] = {}
+    def __init__(self, targets: Sequence[SnmpTarget]) -> None:
+        self.targets = tuple(targets)
+        # Invalid values, world-readable community files and each UPS's failure reason: logged at warning
+        # level once, not every interval; a UPS's failure is reported again when its reason changes.
+        self._warn = WarnOnce(log)
 
     def collect(self, ctx: RunContext) -> Sequence[UpsReading]:
         ctx.check()
         if not self.targets:
             return []
-        readings = asyncio.run(self._run(ctx))
+        readings = poll_all(ctx, self.targets, self._poll, lambda target, reason: down(target.label, reason))
         self._log_outcome(readings)
         if all(not reading.up for reading in readings):
             raise CollectorError("; ".join(f"{reading.ups}: {reading.reason}" for reading in readings))
         return readings
 
-    async def _run(self, ctx: RunContext) -> list[UpsReading]:
-        engine = _hlapi().SnmpEngine()
-        try:
-            polls = asyncio.gather(*(self._bounded(engine, target, ctx) for target in self.targets))
-            watcher = asyncio.create_task(self._watch_cancel(ctx))
-            both: list[asyncio.Future[Any]] = [polls, watcher]
-            await asyncio.wait(both, return_when=asyncio.FIRST_COMPLETED)
-            watcher.cancel()
-            if not polls.done():
-                polls.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await polls
-                raise Cancelled("daemon is stopping")
-            return list(polls.result())
-        finally:
-            # Closes the sockets and timer of this run's engine; the next run makes a fresh one in a fresh loop.
-            engine.close_dispatcher()
-
-    @staticmethod
-    async def _watch_cancel(ctx: RunContext) -> None:
-        while not ctx.cancel.is_set():
-            await asyncio.sleep(_CANCEL_POLL)
-
-    async def _bounded(self, engine: Any, target: SnmpTarget, ctx: RunContext) -> UpsReading:
-        try:
-            return await asyncio.wait_for(self._poll(engine, target, ctx), timeout=max(ctx.remaining(), 0.0))
-        except TimeoutError:
-            return down(target.label, "no complete SNMP answer within the collector's deadline")
-        except _AgentError as exc:
-            return down(target.label, str(exc))
-        except Exception as exc:  # a pysnmp surprise must cost this UPS only, never the run
-            log.debug("SNMP UPS %s: unexpected error", target.label, exc_info=True)
-            return down(target.label, f"SNMP error: {type(exc).__name__}: {exc}")
-
-    def _community(self, target: SnmpTarget) -> str:
-        if target.community_file is None:
-            return target.community
-        path = target.community_file
-        try:
-            info = path.stat()
-            text = path.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise _AgentError(f"community file {path} unreadable: {exc.strerror or exc}") from None
-        except UnicodeDecodeError:
-            raise _AgentError(f"community file {path} is not UTF-8 text") from None
-        if info.st_mode & stat.S_IROTH and path not in self._warned_files:
-            self._warned_files.add(path)
-            log.warning("community file %s is world-readable; chmod o-r it", path)
-        if not text:
-            raise _AgentError(f"community file {path} is empty")
-        return text
-
-    async def _poll(self, engine: Any, target: SnmpTarget, ctx: RunContext) -> UpsReading:
-        hlapi = _hlapi()
-        community = self._community(target)
-        try:
-            family, address = await _resolve(target.host, target.port)
-        except OSError as exc:
-            raise _AgentError(f"cannot resolve {target.host}: {exc.strerror or exc}") from None
-        # One request's worst case, (retries + 1) x timeout, must fit in what is left of the run.
-        timeout = max(0.05, min(target.timeout, ctx.remaining() / (RETRIES + 1)))
-        transport_class = hlapi.Udp6TransportTarget if family == socket.AF_INET6 else hlapi.UdpTransportTarget
-        transport = await transport_class.create(address, timeout=timeout, retries=RETRIES)
-        session = _Session(engine, hlapi.CommunityData(community, mpModel=0 if target.version == "1" else 1), transport)
-
+    async def _poll(self, engine: Engine, target: SnmpTarget) -> UpsReading:
+        community = read_community(target.community, target.community_file, self._warn)
+        session = await engine.session(Agent(target.host, target.port, community, target.version, target.timeout))
         mib = detect_mib(await session.get(DETECT_OIDS))
         if mib is None:
-            raise _AgentError("the agent answers but speaks neither UPS-MIB (RFC 1628) nor APC PowerNet")
-        if mib == POWERNET:
-            values = await session.get(POWERNET_SCALARS)
-        else:
-            values = await session.get(UPS_MIB_SCALARS)
-            for column in UPS_MIB_COLUMNS:
-                values.update(await session.walk(column))
-            alarms = values.get(UPS_ALARMS_PRESENT)
-            if isinstance(alarms, int) and alarms > 0:
-                values.update(await session.walk(UPS_ALARM_DESCR))
-        mapped = map_values(mib, values, target.label)
+            raise SnmpError("the agent answers but speaks neither UPS-MIB (RFC 1628) nor APC PowerNet")
+        mapped = map_values(mib, await _read(session, mib), target.label)
         for invalid in mapped.invalid:
-            if (target.label, invalid.field) not in self._warned:
-                self._warned.add((target.label, invalid.field))
-                log.warning("SNMP UPS %s: %s; value omitted", target.label, invalid.message)
+            self._warn.warn(f"invalid:{target.label!r}:{invalid.field}", "SNMP UPS %s: %s; value omitted",
+                            target.label, invalid.message)
         return mapped.reading
 
     def _log_outcome(self, readings: Sequence[UpsReading]) -> None:
         """Log a UPS's failure when its reason changes, and its recovery, not every run."""
         for reading in readings:
-            previous = self._last_reason.get(reading.ups)
-            if reading.reason != (previous or "") and (previous is not None or not reading.up):
-                if reading.up:
+            key = f"down:{reading.ups!r}:"  # repr: one UPS's key is never a prefix of another's
+            if reading.up:
+                if self._warn.forget(key):
                     log.info("SNMP UPS %s answers again", reading.ups)
-                else:
-                    log.warning("SNMP UPS %s: %s", reading.ups, reading.reason)
-            self._last_reason[reading.ups] = reading.reason
+                continue
+            if not self._warn.seen(key + reading.reason):
+                self._warn.forget(key)  # a new reason: the old one no longer holds
+            self._warn.warn(key + reading.reason, "SNMP UPS %s: %s", reading.ups, reading.reason)
+
+
+async def _read(session: Session, mib: str) -> dict[str, Value]:
+    """Every object the mapping of `mib` uses; the alarm table only when the agent says alarms are present."""
+    if mib == POWERNET:
+        return await session.get(POWERNET_SCALARS)
+    values = await session.get(UPS_MIB_SCALARS)
+    for column in UPS_MIB_COLUMNS:
+        values.update(await session.walk(column))
+    alarms = values.get(UPS_ALARMS_PRESENT)
+    if isinstance(alarms, int) and alarms > 0:
+        values.update(await session.walk(UPS_ALARM_DESCR))
+    return values
 
 
 __all__ = [
@@ -658,11 +422,9 @@ __all__ = [
     "UPS_MIB_SCALARS",
     "Invalid",
     "Mapped",
-    "SnmpTarget",
     "SnmpUpsCollector",
     "Value",
     "Values",
-    "clean_text",
     "detect_mib",
     "down",
     "map_powernet",

@@ -19,6 +19,7 @@ import pytest
 
 from collectors.kit.context import RunContext
 from collectors.model.readings import UpsReading
+from collectors.ups.config import NutServerConfig
 from collectors.ups.nut import NUMBER_TABLE, NutUpsCollector, numbers, parse_status
 from tests.conformance.report import emit_lines
 from tests.conftest import corpus_dir
@@ -101,7 +102,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Corpus]:
                 names[path.name] = f"{name}@127.0.0.1:{server.port}"
         for server in servers:
             server.wait_ready(timeout=30)
-        collector = NutUpsCollector([{"host": "127.0.0.1", "port": s.port} for s in servers], upsmon_conf=None)
+        collector = NutUpsCollector([NutServerConfig(port=s.port) for s in servers], upsmon_conf=None)
         run = RunContext(deadline=time.monotonic() + 30, state_dir=root)
         by_id = {r.ups: r for r in collector.collect(run) if isinstance(r, UpsReading)}
         yield Corpus({file: by_id[ups] for file, ups in names.items() if ups in by_id}, names)

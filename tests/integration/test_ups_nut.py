@@ -15,14 +15,18 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from collectors.kit.context import CollectorError, RunContext
 from collectors.model.readings import UpsReading
+from collectors.ups.config import NutServerConfig
 from collectors.ups.nut import NutUpsCollector
 from tests import nut_devs
 from tests.nut_fixture import NutServer, nut_binaries
+
+NUT_LOGGER = "collectors.ups.nut"
 
 
 @pytest.fixture(scope="module")
@@ -61,8 +65,8 @@ def by_ups(readings: Sequence[object]) -> dict[str, UpsReading]:
     return result
 
 
-def entry(server: NutServer, **extra: object) -> dict[str, object]:
-    return {"host": "127.0.0.1", "port": server.port, **extra}
+def entry(server: NutServer, **extra: Any) -> NutServerConfig:
+    return NutServerConfig(host="127.0.0.1", port=server.port, **extra)
 
 
 def poll_until(collector: NutUpsCollector, tmp_path: Path, ups: str, predicate: Callable[[UpsReading], bool],
@@ -117,7 +121,7 @@ def test_identity_alarm_and_unescaped_strings(scenario_server: NutServer, tmp_pa
 def test_bogus_numbers_are_logged_once(scenario_server: NutServer, tmp_path: Path,
                                        caplog: pytest.LogCaptureFixture) -> None:
     collector = NutUpsCollector([entry(scenario_server, ups="bogus")], upsmon_conf=None)
-    with caplog.at_level(logging.WARNING, logger="collectors.ups.nut"):
+    with caplog.at_level(logging.WARNING, logger=NUT_LOGGER):
         for _ in range(3):
             (reading,) = collector.collect(ctx(tmp_path))
     assert isinstance(reading, UpsReading)
@@ -241,8 +245,8 @@ def test_every_server_failed_is_a_collector_error(started: list[NutServer], tmp_
     assert by_ups(collector.collect(ctx(tmp_path)))[f"ups1@127.0.0.1:{server.port}"].up
 
     # A server never seen answering: nothing is invented for it, one warning, and the error names it.
-    never = NutUpsCollector([{"host": "127.0.0.1", "port": _refused_port(), "timeout": 1.0}], upsmon_conf=None)
-    with caplog.at_level(logging.WARNING, logger="collectors.ups.nut"):
+    never = NutUpsCollector([NutServerConfig(port=_refused_port(), timeout=1.0)], upsmon_conf=None)
+    with caplog.at_level(logging.WARNING, logger=NUT_LOGGER):
         for _ in range(2):
             with pytest.raises(CollectorError, match="refused"):
                 never.collect(ctx(tmp_path))
@@ -286,8 +290,46 @@ def test_password_file_is_used_and_never_logged(started: list[NutServer], tmp_pa
     os.chmod(secret_file, 0o644)
     with caplog.at_level(logging.DEBUG):
         collector = NutUpsCollector([entry(server, username="admin", password_file=secret_file)], upsmon_conf=None)
+        readings = [collector.collect(ctx(tmp_path))[0] for _ in range(3)]
+    assert all(isinstance(reading, UpsReading) and reading.up for reading in readings)
+    assert all(reading.shutdown_clients == 0 for reading in readings)  # USERNAME/PASSWORD are not LOGIN
+    warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING and r.name == NUT_LOGGER]
+    assert warned == [f"ups: password file {secret_file} is world-readable; chmod o-r it"]  # once, not per poll
+    assert "adminpass" not in caplog.text
+    assert all("adminpass" not in repr(reading) for reading in readings)
+
+
+def test_relative_password_file_is_a_systemd_credential(started: list[NutServer], tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    server = start(started, tmp_path / "nut", {"ups1": nut_devs.ONLINE})
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    (credentials / "nut.pass").write_text("adminpass\n")
+    os.chmod(credentials / "nut.pass", 0o644)  # so that the warning shows which file was read
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
+    monkeypatch.chdir(tmp_path)  # not where the file is: only $CREDENTIALS_DIRECTORY can find it
+    with caplog.at_level(logging.WARNING, logger=NUT_LOGGER):
+        collector = NutUpsCollector([entry(server, username="admin", password_file=Path("nut.pass"))],
+                                    upsmon_conf=None)
         (reading,) = collector.collect(ctx(tmp_path))
     assert isinstance(reading, UpsReading) and reading.up
-    assert reading.shutdown_clients == 0  # USERNAME/PASSWORD are not LOGIN
-    assert any("world-readable" in record.getMessage() for record in caplog.records)
-    assert not any("adminpass" in record.getMessage() for record in caplog.records)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"ups: password file {credentials / 'nut.pass'} is world-readable; chmod o-r it"]
+
+
+def test_oversized_password_file_is_refused(started: list[NutServer], tmp_path: Path,
+                                            caplog: pytest.LogCaptureFixture) -> None:
+    # A password_file pointing at the wrong file (a log, a key bundle) must not be slurped and sent to upsd.
+    server = start(started, tmp_path / "nut", {"ups1": nut_devs.ONLINE})
+    wrong_file = tmp_path / "not-a-password"
+    wrong_file.write_text("hunter2 " * 600)
+    wrong_file.chmod(0o600)
+    with caplog.at_level(logging.DEBUG):
+        collector = NutUpsCollector([entry(server, username="admin", password_file=wrong_file)], upsmon_conf=None)
+        readings = [collector.collect(ctx(tmp_path))[0] for _ in range(2)]
+    assert all(isinstance(reading, UpsReading) and reading.up for reading in readings)  # polled without it
+    warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING and r.name == NUT_LOGGER]
+    assert len(warned) == 1
+    assert str(wrong_file) in warned[0] and "larger than 4096 bytes" in warned[0]
+    assert "hunter2" not in caplog.text

@@ -13,11 +13,13 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from collectors.kit.context import Cancelled, CollectorError, RunContext
 from collectors.model.readings import UpsReading
+from collectors.ups.config import SnmpTarget
 from collectors.ups.snmp import SnmpUpsCollector
 from tests.conftest import REPO
 from tests.snmp_agent import SnmpAgent, free_udp_port, snmpsim_data_dir, start_agent
@@ -32,6 +34,7 @@ OWN_DATA = REPO / "tests" / "snmp_data"
 PACKAGED = ("UPS/eaton-93e-80", "UPS/phoenixtec-power", "UPS/huawei-gse200m", "UPS/ingrasys-power-switch",
             "UPS/eastpower-istars-swv053", "UPS/apc-7902b")
 FAST = 0.3  # per-request timeout for targets expected to stay silent
+SNMP_LOGGER = "collectors.ups.snmp"
 
 
 @pytest.fixture(scope="module")
@@ -56,11 +59,11 @@ def ctx(seconds: float = 5.0) -> RunContext:
     return RunContext(deadline=time.monotonic() + seconds, state_dir=Path("/nonexistent"))
 
 
-def target(agent: SnmpAgent, community: str, **extra: object) -> dict[str, object]:
-    return {"host": agent.host, "port": agent.port, "community": community, **extra}
+def target(agent: SnmpAgent, community: str, **extra: Any) -> SnmpTarget:
+    return SnmpTarget(host=agent.host, port=agent.port, community=community, **extra)
 
 
-def collect_one(agent: SnmpAgent, community: str, **extra: object) -> UpsReading:
+def collect_one(agent: SnmpAgent, community: str, **extra: Any) -> UpsReading:
     readings = SnmpUpsCollector([target(agent, community, **extra)]).collect(ctx())
     assert len(readings) == 1
     assert isinstance(readings[0], UpsReading)
@@ -98,7 +101,7 @@ def test_phoenixtec_empty_identity_and_unused_lines(agent: SnmpAgent) -> None:
 
 def test_huawei_minus_one_and_tenths_are_dropped(agent: SnmpAgent, caplog: pytest.LogCaptureFixture) -> None:
     collector = SnmpUpsCollector([target(agent, "UPS/huawei-gse200m", name="huawei")])
-    with caplog.at_level(logging.WARNING, logger="collectors.ups.snmp"):
+    with caplog.at_level(logging.WARNING, logger=SNMP_LOGGER):
         reading = collector.collect(ctx())[0]
         assert isinstance(reading, UpsReading)
         first = [r.getMessage() for r in caplog.records]
@@ -168,7 +171,7 @@ def test_community_file_wins_and_is_reread(agent: SnmpAgent, tmp_path: Path) -> 
     secret = tmp_path / "community"
     secret.write_text("apc-smart-ups\n")
     secret.chmod(0o600)
-    collector = SnmpUpsCollector([target(agent, "wrong", community_file=str(secret), name="rack", timeout=FAST)])
+    collector = SnmpUpsCollector([target(agent, "wrong", community_file=secret, name="rack", timeout=FAST)])
     assert collector.collect(ctx())[0].up
     secret.write_text("apc-smart-ups-onbattery\n")
     reading = collector.collect(ctx())[0]
@@ -179,12 +182,63 @@ def test_community_file_wins_and_is_reread(agent: SnmpAgent, tmp_path: Path) -> 
 def test_missing_community_file(agent: SnmpAgent, tmp_path: Path) -> None:
     readings = SnmpUpsCollector([
         target(agent, "apc-smart-ups", name="good"),
-        target(agent, "apc-smart-ups", name="bad", community_file=str(tmp_path / "absent")),
+        target(agent, "apc-smart-ups", name="bad", community_file=tmp_path / "absent"),
     ]).collect(ctx())
     by_name = {reading.ups: reading for reading in readings if isinstance(reading, UpsReading)}
     assert by_name["good"].up
     assert not by_name["bad"].up
-    assert "unreadable" in by_name["bad"].reason
+    absent = tmp_path / "absent"
+    assert by_name["bad"].reason == f"no community: cannot read secret file {absent} (No such file or directory)"
+
+
+def test_relative_community_file_is_a_systemd_credential(agent: SnmpAgent, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    (credentials / "ups-community").write_text("apc-smart-ups-onbattery\n")
+    (credentials / "ups-community").chmod(0o600)
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
+    monkeypatch.chdir(tmp_path)  # not where the file is: only $CREDENTIALS_DIRECTORY can find it
+    reading = collect_one(agent, "wrong", community_file=Path("ups-community"), name="closet", timeout=FAST)
+    assert reading.up and reading.on_battery  # the agent answered the credential's community, not "wrong"
+
+
+def test_oversized_community_file_is_refused(agent: SnmpAgent, tmp_path: Path,
+                                             caplog: pytest.LogCaptureFixture) -> None:
+    wrong_file = tmp_path / "not-a-community"
+    wrong_file.write_text("apc-smart-ups\n" + "s3cret " * 600)
+    wrong_file.chmod(0o600)
+    collector = SnmpUpsCollector([target(agent, "apc-smart-ups", name="good"),
+                                  target(agent, "public", name="bad", community_file=wrong_file)])
+    with caplog.at_level(logging.DEBUG):
+        readings = collector.collect(ctx())
+    bad = next(reading for reading in readings if isinstance(reading, UpsReading) and reading.ups == "bad")
+    assert not bad.up
+    assert bad.reason == f"no community: secret file {wrong_file} is larger than 4096 bytes"
+    assert "s3cret" not in caplog.text
+
+
+def test_world_readable_community_file_warns_once(agent: SnmpAgent, tmp_path: Path,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    secret = tmp_path / "community"
+    secret.write_text("apc-smart-ups\n")
+    secret.chmod(0o644)
+    collector = SnmpUpsCollector([target(agent, "public", community_file=secret, name="rack")])
+    warning = f"community file {secret} is world-readable; chmod o-r it"
+
+    def warnings_over(runs: int) -> list[str]:
+        caplog.clear()
+        with caplog.at_level(logging.DEBUG):
+            for _ in range(runs):
+                assert all(reading.up for reading in collector.collect(ctx()) if isinstance(reading, UpsReading))
+        assert "apc-smart-ups" not in caplog.text  # the community never appears, at any level
+        return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING and r.name == SNMP_LOGGER]
+
+    assert warnings_over(3) == [warning]  # once, not every run
+    secret.chmod(0o600)
+    assert warnings_over(1) == []
+    secret.chmod(0o644)
+    assert warnings_over(1) == [warning]  # made world-readable again: worth saying again
 
 
 # --- failures: one UPS down is a reading; all down is a CollectorError ---
@@ -211,7 +265,7 @@ def test_wrong_community_is_a_down_reading_within_the_deadline(
 
 def test_every_target_failing_raises(agent: SnmpAgent) -> None:
     collector = SnmpUpsCollector([target(agent, "nope", name="wrong", timeout=FAST),
-                                  {"host": "127.0.0.1", "port": free_udp_port(), "name": "closed", "timeout": FAST}])
+                                  SnmpTarget(host="127.0.0.1", port=free_udp_port(), name="closed", timeout=FAST)])
     started = time.monotonic()
     with pytest.raises(CollectorError) as failure:
         collector.collect(ctx(5))
@@ -223,8 +277,7 @@ def test_every_target_failing_raises(agent: SnmpAgent) -> None:
 def test_closed_port(agent: SnmpAgent) -> None:
     readings = SnmpUpsCollector([
         target(agent, "apc-smart-ups", name="good"),
-        {"host": "127.0.0.1", "port": free_udp_port(), "community": "apc-smart-ups", "name": "closed",
-         "timeout": FAST},
+        SnmpTarget(host="127.0.0.1", port=free_udp_port(), community="apc-smart-ups", name="closed", timeout=FAST),
     ]).collect(ctx())
     closed = next(reading for reading in readings if isinstance(reading, UpsReading) and reading.ups == "closed")
     assert not closed.up
@@ -234,7 +287,7 @@ def test_closed_port(agent: SnmpAgent) -> None:
 def test_unresolvable_host(agent: SnmpAgent) -> None:
     readings = SnmpUpsCollector([
         target(agent, "apc-smart-ups", name="good"),
-        {"host": "no-such-ups.invalid", "timeout": FAST},
+        SnmpTarget(host="no-such-ups.invalid", timeout=FAST),
     ]).collect(ctx())
     bad = next(reading for reading in readings if isinstance(reading, UpsReading) and not reading.up)
     assert bad.ups == "no-such-ups.invalid"
@@ -276,7 +329,8 @@ def test_runs_leave_no_sockets_or_threads_behind(agent: SnmpAgent) -> None:
 def test_importing_the_module_does_not_load_pysnmp() -> None:
     code = ("import sys\n"
             "import collectors.ups.snmp as m\n"
-            "m.SnmpUpsCollector([{'host': 'ups.lan'}])\n"
+            "from collectors.ups.config import SnmpTarget\n"
+            "m.SnmpUpsCollector([SnmpTarget('ups.lan')])\n"
             "print(sorted(n for n in sys.modules if n.split('.')[0] in ('pysnmp', 'pyasn1')))\n")
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60,
                             check=False)

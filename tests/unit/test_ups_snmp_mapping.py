@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from collectors.kit.snmp import clean_text
+from collectors.model.readings import UPS_FLAGS
 from collectors.ups.snmp import (
     APC_ADV_BATTERY_CAPACITY,
     APC_ADV_BATTERY_RUNTIME,
@@ -31,9 +33,7 @@ from collectors.ups.snmp import (
     UPS_OUTPUT_SOURCE,
     UPS_OUTPUT_VOLTAGE,
     UPS_WELL_KNOWN_ALARMS,
-    SnmpTarget,
     Value,
-    clean_text,
     detect_mib,
     down,
     map_powernet,
@@ -128,6 +128,24 @@ def test_ups_mib_alarms() -> None:
 ])
 def test_powernet_output_status(status: int, flags: tuple[str, ...]) -> None:
     assert powernet_flags(status, 2) == flags
+
+
+def _every_flag_combination() -> list[tuple[str, ...]]:
+    """Every flag tuple the two mappings produce, over all documented enum values and alarms."""
+    combos = [ups_mib_flags(source, battery, alarms_present=1, alarm_ids=[alarm])
+              for source in range(1, 8) for battery in range(1, 5) for alarm in range(1, 25)]
+    combos += [ups_mib_flags(source, battery, alarms_present=24, alarm_ids=list(range(1, 25)))
+               for source in range(1, 8) for battery in range(1, 5)]
+    combos += [powernet_flags(status, battery, replace, calibration)
+               for status in range(1, 27) for battery in range(1, 6) for replace in (1, 2) for calibration in (1, 3)]
+    return combos
+
+
+def test_snmp_flags_are_nut_flags_in_nut_order() -> None:
+    # Each flag then gets its explicit 0/1 series like a NUT UPS's, and "OL LB" reads the same from both sources.
+    for flags in _every_flag_combination():
+        assert set(flags) <= set(UPS_FLAGS), flags
+        assert list(flags) == sorted(flags, key=UPS_FLAGS.index), flags
 
 
 def test_powernet_battery_flags() -> None:
@@ -296,29 +314,3 @@ def test_down_reading() -> None:
     reading = down("ups.lan", "no SNMP answer")
     assert (reading.up, reading.reason, reading.flags, reading.source) == (False, "no SNMP answer", (), "snmp")
     assert reading.shutdown_clients is None and reading.local_upsmon is None
-
-
-# --- target configuration ---
-
-def test_target_defaults_and_label() -> None:
-    target = SnmpTarget.from_mapping({"host": "ups.lan"})
-    assert (target.port, target.community, target.version, target.timeout, target.label) == (
-        161, "public", "2c", 1.0, "ups.lan")
-    named = SnmpTarget.from_mapping({"host": "10.0.0.9", "name": "rack", "version": "v1", "community_file": ""})
-    assert (named.label, named.version, named.community_file) == ("rack", "1", None)
-
-
-def test_target_keeps_the_community_out_of_its_repr(tmp_path: Path) -> None:
-    target = SnmpTarget.from_mapping({"host": "ups.lan", "community": "s3cret",
-                                      "community_file": str(tmp_path / "c")})
-    assert "s3cret" not in repr(target)
-    assert target.community_file == tmp_path / "c"
-
-
-@pytest.mark.parametrize("entry", [
-    {}, {"host": ""}, {"host": "u", "port": 0}, {"host": "u", "port": "161"}, {"host": "u", "version": "3"},
-    {"host": "u", "timeout": 0}, {"host": "u", "timeout": True}, {"host": "u", "community": 5},
-])
-def test_target_rejects_bad_entries(entry: dict[str, object]) -> None:
-    with pytest.raises(ValueError, match=r"ups\.snmp"):
-        SnmpTarget.from_mapping(entry)

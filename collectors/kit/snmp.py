@@ -1,0 +1,267 @@
+"""An SNMP v1/v2c client for collectors: pysnmp's asyncio hlapi behind GET, bounded column walks and one
+concurrent, deadline-bound poll of many agents.
+
+What it guarantees, so that a collector (UPS-MIB and PowerNet UPSes, IF-MIB switch ports) only maps values:
+
+* pysnmp (and pyasn1) are imported on first use only: importing this module costs asyncio, not ~25 MB and
+  0.1 s of pysnmp, and a daemon without SNMP targets never imports even this module.
+* Values come back plain: `{dotted OID: int | str}`; objects the agent lacks are simply absent, SNMPv1's
+  all-or-nothing noSuchName is retried without the missing object.
+* One run is one short-lived event loop with one engine, closed at the end (no sockets or timers survive a
+  run). Every agent is polled concurrently; each costs at most its own (retries + 1) x timeout, never more
+  than what is left of the run, and the daemon stopping ends the run at once (Cancelled).
+* A silent agent, an unresolvable host, an unreadable community file or a pysnmp surprise becomes that
+  agent's failure with an operator-facing reason; it never costs the other agents their answers.
+* The community is a secret: read with the kit's secret reader, never part of a reason, log line or repr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import threading
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from collectors.kit.context import Cancelled, RunContext
+from collectors.kit.secrets import SecretError, read_secret
+from collectors.kit.warnonce import WarnOnce
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+Value = int | str  # INTEGER/Gauge32/TimeTicks/Counter as int, OCTET STRING decoded, OBJECT IDENTIFIER dotted
+Values = Mapping[str, Value]  # dotted OID without a leading dot -> value; objects the agent lacks are absent
+
+# One retry covers a lost datagram; more would multiply the time spent on an agent that is simply silent.
+RETRIES = 1
+# Rows read from one table column at most: a runaway agent must not walk forever.
+MAX_ROWS = 64
+# How often the run looks at the daemon's cancel event while waiting on agents.
+_CANCEL_POLL = 0.1
+# No request waits less than this, even when the run is nearly out of time: it would only fail spuriously.
+_MIN_TIMEOUT = 0.05
+
+
+class SnmpError(Exception):
+    """The agent gave no usable answer; the message is the operator-facing reason (never the community)."""
+
+
+@dataclass(frozen=True)
+class Agent:
+    """Where and how to ask: an address, a community and SNMP version "1" or "2c", a per-request timeout."""
+
+    host: str
+    port: int
+    community: str = field(repr=False)
+    version: str
+    timeout: float
+
+
+def read_community(community: str, path: Path | None, warn: WarnOnce) -> str:
+    """The community to use: the file's content when a file is configured (read on every call, so a rotated
+    community is picked up without a restart), else `community`. SnmpError names the file, never a secret."""
+    if path is None:
+        return community
+    try:
+        secret = read_secret(path)
+    except SecretError as exc:
+        raise SnmpError(f"no community: {exc}") from None
+    key = f"secret-mode:{secret.path}"
+    if secret.world_readable:
+        warn.warn(key, "community file %s is world-readable; chmod o-r it", secret.path)
+    else:
+        warn.forget(key)  # fixed: a later chmod o+r is worth a warning again
+    return secret.value
+
+
+def clean_text(raw: bytes) -> str:
+    """An OCTET STRING as text: agents pad identity strings with spaces or NULs, and some are not UTF-8."""
+    return raw.decode("utf-8", "replace").strip(" \t\r\n\x00")
+
+
+def _hlapi() -> Any:
+    """pysnmp's asyncio hlapi, imported on first use only. pysnmp ships no type information, hence Any."""
+    from pysnmp.hlapi.v3arch import asyncio as hlapi  # type: ignore[import-untyped]
+
+    return hlapi
+
+
+def _plain(value: Any) -> Value | None:
+    """A pysnmp value as an int or str; None for noSuchObject/noSuchInstance/endOfMibView."""
+    from pyasn1.type import univ  # type: ignore[import-untyped]  # pysnmp's own dependency
+
+    if isinstance(value, univ.Null):  # the three exceptions subclass Null (and Null subclasses OctetString)
+        return None
+    if isinstance(value, univ.ObjectIdentifier):
+        return str(value)
+    if isinstance(value, univ.OctetString):
+        return clean_text(bytes(value))
+    if isinstance(value, univ.Integer):  # Integer32, Gauge32, Unsigned32, TimeTicks, Counter32/64
+        return int(value)
+    return None
+
+
+def _indication(error_indication: Any) -> str:
+    if type(error_indication).__name__ == "RequestTimedOut":
+        # SNMP agents drop requests with a wrong community silently, and ICMP "port unreachable" is not
+        # surfaced: all three look alike, so the reason names them all.
+        return "no SNMP answer (request timed out: host down, port closed or wrong community)"
+    return f"SNMP error: {error_indication}"
+
+
+def _resolve(host: str, port: int) -> asyncio.Future[tuple[int, tuple[str, int]]]:
+    """Resolve in a daemon thread of our own: pysnmp would use the loop's default executor, and asyncio.run
+    waits for that executor at exit, so a hung resolver would hold the run past its deadline."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[tuple[int, tuple[str, int]]] = loop.create_future()
+
+    def settle(result: tuple[int, tuple[str, int]] | None, error: BaseException | None) -> None:
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        elif result is not None:
+            future.set_result(result)
+
+    def work() -> None:
+        result: tuple[int, tuple[str, int]] | None = None
+        error: BaseException | None = None
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM, proto=socket.IPPROTO_UDP)
+            # IPv4 first: it is what management cards speak, and what UdpTransportTarget expects.
+            infos.sort(key=lambda info: info[0] != socket.AF_INET)
+            family, address = infos[0][0], infos[0][4]
+            result = (int(family), (str(address[0]), int(address[1])))
+        except OSError as exc:
+            error = exc
+        with contextlib.suppress(RuntimeError):  # the loop is gone: the run ended without us
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=work, name=f"physgap-resolve-{host}", daemon=True).start()
+    return future
+
+
+class Session:
+    """One agent, one community, one transport: GET with SNMPv1 tolerance and bounded column walks."""
+
+    def __init__(self, engine: Any, auth: Any, transport: Any) -> None:
+        self._engine = engine
+        self._auth = auth
+        self._transport = transport
+
+    async def get(self, oids: Sequence[str]) -> dict[str, Value]:
+        """The objects the agent has among `oids`; SnmpError when it does not answer."""
+        hlapi = _hlapi()
+        wanted = list(oids)
+        while wanted:
+            error_indication, error_status, error_index, var_binds = await hlapi.get_cmd(
+                self._engine, self._auth, self._transport, hlapi.ContextData(),
+                *(hlapi.ObjectType(hlapi.ObjectIdentity(oid)) for oid in wanted), lookupMib=False)
+            if error_indication:
+                raise SnmpError(_indication(error_indication))
+            if not error_status:
+                return _collect(var_binds)
+            index = int(error_index)
+            # SNMPv1 fails the whole GET with noSuchName when one object is absent: drop it and ask again.
+            if int(error_status) != 2 or not 1 <= index <= len(wanted):
+                raise SnmpError(f"SNMP error: {error_status.prettyPrint()}")
+            del wanted[index - 1]
+        return {}
+
+    async def walk(self, column: str, max_rows: int = MAX_ROWS) -> dict[str, Value]:
+        """The rows of one table column (`column.index` -> value), at most `max_rows`."""
+        hlapi = _hlapi()
+        values: dict[str, Value] = {}
+        rows = hlapi.walk_cmd(self._engine, self._auth, self._transport, hlapi.ContextData(),
+                              hlapi.ObjectType(hlapi.ObjectIdentity(column)),
+                              lexicographicMode=False, lookupMib=False, maxRows=max_rows)
+        async with contextlib.aclosing(rows):
+            async for error_indication, error_status, _index, var_binds in rows:
+                if error_indication:
+                    raise SnmpError(_indication(error_indication))
+                if error_status:
+                    break  # an agent error inside one table costs that table only
+                values.update(_collect(var_binds))
+        return values
+
+
+def _collect(var_binds: Any) -> dict[str, Value]:
+    return {str(name): plain for name, value in var_binds if (plain := _plain(value)) is not None}
+
+
+class Engine:
+    """One run's pysnmp engine, handed to each agent's poll to open sessions with."""
+
+    def __init__(self, ctx: RunContext) -> None:
+        self._engine = _hlapi().SnmpEngine()
+        self._ctx = ctx
+
+    async def session(self, agent: Agent) -> Session:
+        """Resolve the agent's host and open a transport whose worst case fits in what is left of the run."""
+        hlapi = _hlapi()
+        try:
+            family, address = await _resolve(agent.host, agent.port)
+        except OSError as exc:
+            raise SnmpError(f"cannot resolve {agent.host}: {exc.strerror or exc}") from None
+        # One request's worst case is (retries + 1) x timeout: it must end before the run does.
+        timeout = max(_MIN_TIMEOUT, min(agent.timeout, self._ctx.remaining() / (RETRIES + 1)))
+        transport_class = hlapi.Udp6TransportTarget if family == socket.AF_INET6 else hlapi.UdpTransportTarget
+        transport = await transport_class.create(address, timeout=timeout, retries=RETRIES)
+        auth = hlapi.CommunityData(agent.community, mpModel=0 if agent.version == "1" else 1)
+        return Session(self._engine, auth, transport)
+
+    def close(self) -> None:
+        # Closes this run's sockets and timer; the next run makes a fresh engine in a fresh loop.
+        self._engine.close_dispatcher()
+
+
+def poll_all(ctx: RunContext, targets: Sequence[T], poll: Callable[[Engine, T], Awaitable[R]],
+             failed: Callable[[T, str], R]) -> list[R]:
+    """`poll(engine, target)` for every target at once, in target order. A target whose poll raises
+    SnmpError, overruns the run's deadline or fails unexpectedly gets `failed(target, reason)` instead.
+    Raises Cancelled when the daemon stops during the run."""
+    return asyncio.run(_poll_all(ctx, targets, poll, failed))
+
+
+async def _poll_all(ctx: RunContext, targets: Sequence[T], poll: Callable[[Engine, T], Awaitable[R]],
+                    failed: Callable[[T, str], R]) -> list[R]:
+    engine = Engine(ctx)
+    try:
+        polls = asyncio.gather(*(_bounded(ctx, poll(engine, target), target, failed) for target in targets))
+        watcher = asyncio.create_task(_watch_cancel(ctx))
+        both: list[asyncio.Future[Any]] = [polls, watcher]
+        await asyncio.wait(both, return_when=asyncio.FIRST_COMPLETED)
+        watcher.cancel()
+        if not polls.done():
+            polls.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await polls
+            raise Cancelled("daemon is stopping")
+        return list(polls.result())
+    finally:
+        engine.close()
+
+
+async def _bounded(ctx: RunContext, answer: Awaitable[R], target: T, failed: Callable[[T, str], R]) -> R:
+    try:
+        return await asyncio.wait_for(answer, timeout=max(ctx.remaining(), 0.0))
+    except TimeoutError:
+        return failed(target, "no complete SNMP answer within the collector's deadline")
+    except SnmpError as exc:
+        return failed(target, str(exc))
+    except Exception as exc:  # a pysnmp surprise must cost this target only, never the run
+        reason = f"SNMP error: {type(exc).__name__}: {exc}"
+        log.debug("SNMP poll failed unexpectedly: %s", reason, exc_info=True)
+        return failed(target, reason)
+
+
+async def _watch_cancel(ctx: RunContext) -> None:
+    while not ctx.cancel.is_set():
+        await asyncio.sleep(_CANCEL_POLL)
