@@ -102,6 +102,15 @@ def host(value: Any) -> str:
     return text
 
 
+def address(value: Any) -> str:
+    """A host name or address; "[::1]" as written in URLs (and NUT's own "ups@[::1]") is accepted, bare."""
+    text = host(value)
+    bare = text[1:-1] if text.startswith("[") and text.endswith("]") else text
+    if not bare or "[" in bare or "]" in bare:
+        raise ValueError(f"{text!r} is not a host name or address")
+    return bare
+
+
 def path(value: Any) -> Path:
     return Path(nonempty_string(value))
 

@@ -8,18 +8,15 @@ asyncio or pysnmp just to read its configuration.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from collectors.kit import config as c
+from collectors.kit.snmp_target import SNMP_AGENT, SnmpTarget
 from collectors.ups.nut_client import DEFAULT_PORT as NUT_PORT
 
 DEFAULT_UPSMON_CONF = Path("/etc/nut/upsmon.conf")
-SNMP_PORT = 161
-# pysnmp's default (1 s x 5 retries) would spend 6 s on every silent agent; the kit retries once, so a lost
-# datagram costs one second and a silent agent two.
-SNMP_TIMEOUT = 1.0
 
 
 @dataclass(frozen=True)
@@ -43,23 +40,6 @@ class NutServerConfig:
 
 
 @dataclass(frozen=True)
-class SnmpTarget:
-    """One SNMP agent in front of a UPS. The [[ups.snmp]] keys are the field names."""
-
-    host: str
-    port: int = SNMP_PORT
-    community: str = field(default="public", repr=False)  # a secret: kept out of reprs and logs
-    community_file: Path | None = None  # wins over `community`; relative: looked up in $CREDENTIALS_DIRECTORY
-    version: str = "2c"  # "1" or "2c"
-    name: str = ""
-    timeout: float = SNMP_TIMEOUT  # seconds per request
-
-    @property
-    def label(self) -> str:
-        return self.name or self.host
-
-
-@dataclass(frozen=True)
 class UpsConfig:
     nut: tuple[NutServerConfig, ...] = ()
     snmp: tuple[SnmpTarget, ...] = ()
@@ -69,17 +49,8 @@ class UpsConfig:
     timeout: float = 10.0
 
 
-def host(value: Any) -> str:
-    """A host name or address; "[::1]" as written in URLs (and NUT's own "ups@[::1]") is accepted, bare."""
-    text = c.host(value)
-    bare = text[1:-1] if text.startswith("[") and text.endswith("]") else text
-    if not bare or "[" in bare or "]" in bare:
-        raise ValueError(f"{text!r} is not a host name or address")
-    return bare
-
-
 NUT_SERVER = c.Table({
-    "host": host,
+    "host": c.address,
     "port": c.port,
     "ups": c.string,
     "username": c.string,
@@ -88,17 +59,6 @@ NUT_SERVER = c.Table({
     "ca_file": c.optional_path,
     "timeout": c.duration,
 })
-SNMP_AGENT = c.Table({
-    "host": host,
-    "port": c.port,
-    "community": c.string,
-    "community_file": c.optional_path,
-    "version": c.enum("1", "2c"),
-    "name": c.nonempty_string,
-    "timeout": c.duration,
-}, required=("host",))
-
-
 def _build(values: c.Values) -> UpsConfig:
     # Every entry passed its table's checks, whose keys are the dataclasses' fields: what is not written
     # takes the dataclass default, so each default exists once.

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 
 from collectors.kit.context import CollectorError, RunContext
 from collectors.kit.snmp import Agent, Engine, Session, SnmpError, Value, Values, poll_all, read_community
+from collectors.kit.snmp_target import SnmpTarget
 from collectors.kit.units import percent_to_ratio
 from collectors.kit.warnonce import WarnOnce
 from collectors.model.readings import UPS_FLAGS, UpsReading
-from collectors.ups.config import SnmpTarget
 
 log = logging.getLogger(__name__)
 

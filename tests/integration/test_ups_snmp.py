@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from collectors.kit.context import Cancelled, CollectorError, RunContext
+from collectors.kit.snmp_target import SnmpTarget
 from collectors.model.readings import UpsReading
-from collectors.ups.config import SnmpTarget
 from collectors.ups.snmp import SnmpUpsCollector
 from tests.conftest import REPO
 from tests.snmp_agent import SnmpAgent, free_udp_port, snmpsim_data_dir, start_agent
@@ -329,7 +329,7 @@ def test_runs_leave_no_sockets_or_threads_behind(agent: SnmpAgent) -> None:
 def test_importing_the_module_does_not_load_pysnmp() -> None:
     code = ("import sys\n"
             "import collectors.ups.snmp as m\n"
-            "from collectors.ups.config import SnmpTarget\n"
+            "from collectors.kit.snmp_target import SnmpTarget\n"
             "m.SnmpUpsCollector([SnmpTarget('ups.lan')])\n"
             "print(sorted(n for n in sys.modules if n.split('.')[0] in ('pysnmp', 'pyasn1')))\n")
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60,

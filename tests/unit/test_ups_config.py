@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from collectors.ups.config import DEFAULT_UPSMON_CONF, NutServerConfig, SnmpTarget, UpsConfig
+from collectors.kit.snmp_target import SnmpTarget
+from collectors.ups.config import DEFAULT_UPSMON_CONF, NutServerConfig, UpsConfig
 from daemon.config import ConfigError, load_config
 
 
