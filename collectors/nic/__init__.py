@@ -26,14 +26,7 @@ def plan(config: NicsConfig, env: Environment) -> Sequence[Planned]:
     # The ethtool ioctl asks the running kernel by interface name: only meaningful when sysfs is the live
     # one, not a replayed tree or a container's copy where the same names may mean other NICs.
     live = _is_live_sysfs(env.sysfs)
-    collector = NicCollector(
-        sysfs_root=env.sysfs,
-        include=config.include,
-        exclude=config.exclude,
-        expected_mbps=config.expected_mbps or {},
-        include_virtual=config.include_virtual,
-        link_settings=None if live else _no_link_settings,
-    )
+    collector = NicCollector(config, sysfs=env.sysfs, link_settings=None if live else _no_link_settings)
     return [Planned(collector, config.interval, config.timeout)]
 
 

@@ -17,11 +17,11 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
 
 from collectors.kit.context import CollectorError, RunContext
 from collectors.kit.sysfs import DeviceGone, read_attr
 from collectors.model.readings import LinkReading
+from collectors.nic.config import NicsConfig
 from collectors.nic.ethtool import LinkSettings, get_link_settings
 from collectors.nic.linkmodes import best_speed_mbps
 
@@ -30,10 +30,6 @@ log = logging.getLogger(__name__)
 IFF_UP = 0x1
 _BDF = re.compile(r"[0-9a-f]{4,}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]")
 _OPERSTATES = frozenset({"up", "down", "lowerlayerdown", "dormant", "testing", "notpresent", "unknown"})
-# sysfs attributes are a page at most; a bigger read means something that is not sysfs is mounted there.
-
-
-_NO_EXPECTATIONS: Mapping[str, int] = MappingProxyType({})
 
 
 class _Vanished(Exception):
@@ -121,23 +117,20 @@ def pci_address(device_link: Path) -> str | None:
 
 
 class NicCollector:
-    """One LinkReading per selected interface in `<sysfs_root>/class/net`."""
+    """One LinkReading per selected interface in `<sysfs>/class/net`.
 
-    # The positional order is the interface the daemon was promised; keywords are recommended.
+    `link_settings` asks the kernel for an interface's supported modes (the ethtool ioctl by default); the
+    plan passes a stand-in that knows nothing when sysfs is not the live one.
+    """
+
     def __init__(
         self,
-        sysfs_root: Path,
-        include: Sequence[str] = ("*",),
-        exclude: Sequence[str] = (),
-        expected_mbps: Mapping[str, int] = _NO_EXPECTATIONS,
-        include_virtual: bool = False,
+        config: NicsConfig,
+        sysfs: Path,
         link_settings: Callable[[str], LinkSettings | None] | None = None,
     ) -> None:
-        self._net = Path(sysfs_root) / "class" / "net"
-        self._include = tuple(include)
-        self._exclude = tuple(exclude)
-        self._expected = dict(expected_mbps)
-        self._include_virtual = include_virtual
+        self._config = config
+        self._net = sysfs / "class" / "net"
         self._link_settings = link_settings if link_settings is not None else get_link_settings
 
     @property
@@ -145,9 +138,9 @@ class NicCollector:
         return "nic"
 
     def _selected(self, name: str) -> bool:
-        if any(fnmatch.fnmatchcase(name, pattern) for pattern in self._exclude):
+        if any(fnmatch.fnmatchcase(name, pattern) for pattern in self._config.exclude):
             return False
-        return any(fnmatch.fnmatchcase(name, pattern) for pattern in self._include)
+        return any(fnmatch.fnmatchcase(name, pattern) for pattern in self._config.include)
 
     def _list(self) -> list[str]:
         try:
@@ -188,7 +181,7 @@ class NicCollector:
             else:
                 physical = name in topology.physical
                 kind = "ethernet" if physical else "virtual"
-            if not physical and not self._include_virtual:
+            if not physical and not self._config.include_virtual:
                 continue
             if not self._selected(name):
                 continue
@@ -264,7 +257,7 @@ class NicCollector:
             full_duplex=full_duplex,
             max_speed_mbps=best_speed_mbps(supported),
             supported_modes=supported,
-            expected_speed_mbps=self._expected.get(name),
+            expected_speed_mbps=self._config.expected_mbps.get(name),
             carrier_changes=_parse_int(changes_text),
             bond_master=topology.bond_of.get(name),
             bond_members=members,

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from collectors.kit import config as c
@@ -14,7 +15,7 @@ from collectors.nic.linkmodes import parse_speed
 class NicsConfig:
     include: tuple[str, ...] = ("*",)
     exclude: tuple[str, ...] = ()
-    expected_mbps: Mapping[str, int] | None = None
+    expected_mbps: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))  # name -> Mbit/s
     include_virtual: bool = False
     interval: float | None = None  # None: [daemon].interval
     timeout: float = 10.0
@@ -41,7 +42,7 @@ def _build(values: c.Values) -> NicsConfig:
     return NicsConfig(
         include=values.get("include", ("*",)),
         exclude=values.get("exclude", ()),
-        expected_mbps=values.get("expected", {}),
+        expected_mbps=MappingProxyType(values.get("expected", {})),
         include_virtual=values.get("include_virtual", False),
         interval=values.get("interval", None),
         timeout=values.get("timeout", 10.0),

@@ -11,8 +11,7 @@ from collectors.registry import Environment, Planned, Source, register
 
 
 def plan(config: PcieConfig, env: Environment) -> Sequence[Planned]:
-    return [Planned(PcieCollector(sysfs_root=env.sysfs, dmidecode=config.dmidecode), config.interval,
-                    config.timeout)]
+    return [Planned(PcieCollector(config, sysfs=env.sysfs), config.interval, config.timeout)]
 
 
 SOURCE = register(Source(SECTION, plan))

@@ -8,25 +8,32 @@ Unknown versus empty: slot facts need config space beyond the 64-byte header, wh
 kernel slot objects (/sys/bus/pci/slots, from pciehp or ACPI _SUN). Without either, the collector returns
 link readings and a SlotScan(complete=False) saying why (and logs it once). So an empty set of SlotReadings
 means "no physical slot" only next to a complete SlotScan; the P5 rule reads it.
+
+Repeat runs are cheap: what cannot change while a device stays present (identity, class, capability
+layout, slot capabilities, bus numbers, topology) is read once per device directory, and each run re-reads
+only link status and slot status. A device directory is a kernel object; a device that is hot-added,
+removed or replaced gets a new one (a new inode), so it is read afresh on the next run.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
+import logging
 import math
 import os
 import re
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from collectors.kit.command import run_program
 from collectors.kit.context import Cancelled, CollectorError, RunContext
-from collectors.kit.statefile import set_aside, write_atomically
+from collectors.kit.statefile import JsonStateFile
 from collectors.kit.sysfs import read_attr
+from collectors.kit.warnonce import WarnOnce
 from collectors.model.readings import AnyReading, PcieLinkReading, SlotReading, SlotScan
+from collectors.pcie.config import PcieConfig
 from collectors.pcie.dmi import DmiParseError, SmbiosSlot, parse_slots
 from collectors.pcie.pciconfig import (
     DOWNSTREAM_PORT_TYPES,
@@ -34,7 +41,12 @@ from collectors.pcie.pciconfig import (
     bridge_buses,
     header_type,
     parse_pcie_capability,
+    status_span,
+    with_status,
+    without_status,
 )
+
+log = logging.getLogger("physgap.collector.pcie")
 
 BASELINE_FILE = "pcie-baseline.json"
 _BASELINE_VERSION = 1
@@ -42,7 +54,10 @@ _BDF = re.compile(r"^([0-9a-fA-F]{4}):([0-9a-fA-F]{2}):([0-9a-fA-F]{2})\.([0-7])
 _SLOT_ADDRESS = re.compile(r"^([0-9a-fA-F]{4}):([0-9a-fA-F]{2}):([0-9a-fA-F]{2})(?:\.[0-7])?$")
 _SPEED = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*GT/s")
 _MAX_WIDTH = 32
-_CONFIG_READ_BYTES = 4096
+# The PCI Express capability lives in the conventional 256 bytes; the extended space up to 4 KiB holds
+# nothing decoded here, and every dword the kernel reads is a config access (in a VM a trap to the
+# hypervisor, measured at 25 us each). Read unbuffered: a buffered read asks the kernel for a whole page.
+_CONFIG_READ_BYTES = 256
 # dmidecode normally answers in milliseconds; a hung one (broken /dev/mem, SMM stall) may cost at most this
 # much, and never more than half of what is left of the run, so link readings are still returned in time.
 _DMIDECODE_BUDGET_SECONDS = 10.0
@@ -90,6 +105,19 @@ class _Function:
 
 
 @dataclass(frozen=True)
+class _Known:
+    """A function as first read, kept while its sysfs directory stays the same kernel object."""
+
+    identity: tuple[int, int, int]  # st_dev, st_ino, st_ctime_ns of the device directory
+    function: _Function  # the fixed facts; link and slot status are re-read every run
+    speed_path: Path
+    width_path: Path
+    config_path: Path
+    status: tuple[int, int] | None  # (offset, length) of the status registers a port's slot reading uses
+    keep: bool  # False when config space was unreadable: read it all again next run
+
+
+@dataclass(frozen=True)
 class _Baseline:
     device: str  # vendor:device the baseline belongs to
     speed_gts: float | None
@@ -134,10 +162,24 @@ def _parse_hex(text: str | None, limit: int) -> int | None:
 
 def _read_bytes(path: Path) -> bytes:
     try:
-        with path.open("rb") as handle:
+        with path.open("rb", buffering=0) as handle:
             return handle.read(_CONFIG_READ_BYTES)
     except OSError:
         return b""
+
+
+def _read_span(path: Path, offset: int, length: int) -> bytes:
+    """`length` bytes of config space at `offset`: the kernel reads only those, not the whole space."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return b""
+    try:
+        return os.pread(fd, length, offset)
+    except OSError:
+        return b""
+    finally:
+        os.close(fd)
 
 
 def _read_int(path: Path) -> int | None:
@@ -146,6 +188,88 @@ def _read_int(path: Path) -> int | None:
         return None
     value = int(text)
     return value if value <= 0xFF else None
+
+
+# --- reading one function ----------------------------------------------------------------------------
+
+
+def _read_function(path: Path, name: str, identity: tuple[int, int, int]) -> _Known | None:
+    """Everything about one function, read at first sight; None when it cannot be identified."""
+    match = _BDF.match(name)
+    if match is None:
+        return None
+    vendor = _parse_hex(read_attr(path / "vendor"), 0xFFFF)
+    device_id = _parse_hex(read_attr(path / "device"), 0xFFFF)
+    if vendor is None or device_id is None:
+        return None  # vanished between listing and reading, or not a PCI function we can identify
+    class_value = _parse_hex(read_attr(path / "class"), 0xFFFFFF)
+    config = _read_bytes(path / "config")
+    cap = parse_pcie_capability(config)
+    port = cap is not None and cap.port_type in DOWNSTREAM_PORT_TYPES
+    if cap is not None and not port:
+        cap = without_status(cap)  # kept across runs, so only facts that stay true; ports re-read theirs
+
+    secondary = _read_int(path / "secondary_bus_number")
+    subordinate = _read_int(path / "subordinate_bus_number")
+    buses = bridge_buses(config)
+    if buses is not None and (secondary is None or subordinate is None):
+        # Kernels before 4.19 lack these attributes; the 64-byte header every user can read has them.
+        secondary, subordinate = buses.secondary, buses.subordinate
+    htype = header_type(config)
+    is_bridge = (class_value is not None and class_value >> 8 == 0x0604) or htype == 1
+
+    link_files = [path / f for f in ("current_link_speed", "current_link_width", "max_link_speed")]
+    has_link = all(p.exists() for p in link_files) and (path / "max_link_width").exists()
+
+    sysfs_parent: str | None = None
+    with contextlib.suppress(OSError):
+        parent_name = Path(os.path.realpath(path)).parent.name
+        if _BDF.match(parent_name):
+            sysfs_parent = parent_name.lower()
+
+    segment, bus = int(match.group(1), 16), int(match.group(2), 16)
+    function = _Function(
+        address=name.lower(),
+        segment=segment,
+        bus=bus,
+        vendor=f"{vendor:04x}",
+        device_id=f"{device_id:04x}",
+        class_code=f"0x{class_value:06x}" if class_value is not None else "",
+        is_bridge=is_bridge,
+        has_link=has_link,
+        speed_gts=parse_speed(read_attr(link_files[0])) if has_link else None,
+        max_speed_gts=parse_speed(read_attr(link_files[2])) if has_link else None,
+        width=parse_width(read_attr(link_files[1])) if has_link else None,
+        max_width=parse_width(read_attr(path / "max_link_width")) if has_link else None,
+        secondary=secondary if is_bridge else None,
+        subordinate=subordinate if is_bridge else None,
+        sysfs_parent=sysfs_parent,
+        cap=cap,
+    )
+    return _Known(
+        identity=identity,
+        function=function,
+        speed_path=link_files[0],
+        width_path=link_files[1],
+        config_path=path / "config",
+        status=status_span(cap) if cap is not None and port else None,
+        # An unreadable header (EIO, all ones while the device powers down) is no fact to keep.
+        keep=htype is not None,
+    )
+
+
+def _refresh(entry: _Known) -> _Function:
+    """The function's fixed facts with what can change while it stays present read afresh: link speed and
+    width, and a port's Link Status and Slot Status (presence detect)."""
+    function = entry.function
+    speed = width = None
+    if function.has_link:
+        speed = parse_speed(read_attr(entry.speed_path))
+        width = parse_width(read_attr(entry.width_path))
+    cap = function.cap
+    if cap is not None and entry.status is not None:
+        cap = with_status(cap, _read_span(entry.config_path, *entry.status))
+    return replace(function, speed_gts=speed, width=width, cap=cap)
 
 
 class PcieCollector:
@@ -157,30 +281,22 @@ class PcieCollector:
 
     name = "pcie"
 
-    def __init__(self, sysfs_root: Path, dmidecode: str) -> None:
-        self._sysfs_root = Path(sysfs_root)
-        self._dmidecode = dmidecode
+    def __init__(self, config: PcieConfig, sysfs: Path) -> None:
+        self._config = config
+        self._devices_dir = sysfs / "bus" / "pci" / "devices"
+        self._slots_dir = sysfs / "bus" / "pci" / "slots"
+        self._warn = WarnOnce(log, "pcie: ")
+        self._state = JsonStateFile(BASELINE_FILE, _decode_baselines, _encode_baselines, dict, self._warn,
+                                    "PCIe baseline")
+        self._known: dict[str, _Known] = {}  # by sysfs entry name, as of the last completed listing
         self._smbios: tuple[SmbiosSlot, ...] | None = None  # None = not fetched yet by this instance
         self._baselines: dict[str, _Baseline] | None = None  # None = not loaded yet
         self._baselines_dirty = False
-        self._warned: set[str] = set()
 
     # --- the run -------------------------------------------------------------------------------------
 
     def collect(self, ctx: RunContext) -> Sequence[AnyReading]:
-        devices_dir = self._sysfs_root / "bus" / "pci" / "devices"
-        try:
-            names = sorted(os.listdir(devices_dir))
-        except OSError as exc:
-            raise CollectorError(f"cannot list {devices_dir}: {exc.strerror or exc}") from exc
-
-        functions: dict[str, _Function] = {}
-        for name in names:
-            ctx.check()
-            function = self._read_function(devices_dir, name)
-            if function is not None:
-                functions[function.address] = function
-
+        functions = self._functions(ctx)
         parents = _resolve_parents(functions)
         port_types = _port_types(functions, parents)
         self._load_baselines(ctx)
@@ -197,55 +313,40 @@ class PcieCollector:
         self._save_baselines(ctx)
         return readings
 
-    def _read_function(self, devices_dir: Path, name: str) -> _Function | None:
-        match = _BDF.match(name)
-        if match is None:
-            return None
-        path = devices_dir / name
-        vendor = _parse_hex(read_attr(path / "vendor"), 0xFFFF)
-        device_id = _parse_hex(read_attr(path / "device"), 0xFFFF)
-        if vendor is None or device_id is None:
-            return None  # vanished between listing and reading, or not a PCI function we can identify
-        class_value = _parse_hex(read_attr(path / "class"), 0xFFFFFF)
-        config = _read_bytes(path / "config")
-        cap = parse_pcie_capability(config)
+    def _functions(self, ctx: RunContext) -> dict[str, _Function]:
+        try:
+            names = sorted(os.listdir(self._devices_dir))
+        except OSError as exc:
+            raise CollectorError(f"cannot list {self._devices_dir}: {exc.strerror or exc}") from exc
+        functions: dict[str, _Function] = {}
+        known: dict[str, _Known] = {}
+        for name in names:
+            ctx.check()
+            found = self._observe(name)
+            if found is None:
+                continue
+            entry, function = found
+            functions[function.address] = function
+            if entry.keep:
+                known[name] = entry
+        # Only what is listed now is kept: a removed device's facts go with it.
+        self._known = known
+        return functions
 
-        secondary = _read_int(path / "secondary_bus_number")
-        subordinate = _read_int(path / "subordinate_bus_number")
-        buses = bridge_buses(config)
-        if buses is not None and (secondary is None or subordinate is None):
-            # Kernels before 4.19 lack these attributes; the 64-byte header every user can read has them.
-            secondary, subordinate = buses.secondary, buses.subordinate
-        is_bridge = (class_value is not None and class_value >> 8 == 0x0604) or header_type(config) == 1
-
-        link_files = [path / f for f in ("current_link_speed", "current_link_width", "max_link_speed")]
-        has_link = all(p.exists() for p in link_files) and (path / "max_link_width").exists()
-
-        sysfs_parent: str | None = None
-        with contextlib.suppress(OSError):
-            parent_name = Path(os.path.realpath(path)).parent.name
-            if _BDF.match(parent_name):
-                sysfs_parent = parent_name.lower()
-
-        segment, bus = int(match.group(1), 16), int(match.group(2), 16)
-        return _Function(
-            address=name.lower(),
-            segment=segment,
-            bus=bus,
-            vendor=f"{vendor:04x}",
-            device_id=f"{device_id:04x}",
-            class_code=f"0x{class_value:06x}" if class_value is not None else "",
-            is_bridge=is_bridge,
-            has_link=has_link,
-            speed_gts=parse_speed(read_attr(path / "current_link_speed")) if has_link else None,
-            max_speed_gts=parse_speed(read_attr(path / "max_link_speed")) if has_link else None,
-            width=parse_width(read_attr(path / "current_link_width")) if has_link else None,
-            max_width=parse_width(read_attr(path / "max_link_width")) if has_link else None,
-            secondary=secondary if is_bridge else None,
-            subordinate=subordinate if is_bridge else None,
-            sysfs_parent=sysfs_parent,
-            cap=cap,
-        )
+    def _observe(self, name: str) -> tuple[_Known, _Function] | None:
+        """This run's view of one function: its fixed facts from the last run when its directory is the same
+        kernel object, with status re-read; everything read afresh otherwise."""
+        path = os.path.join(self._devices_dir, name)
+        try:
+            stat = os.stat(path)  # follows the bus/pci/devices link to the device's own directory
+        except OSError:
+            return None  # hot-removed: a dangling link, or gone between listing and reading
+        identity = (stat.st_dev, stat.st_ino, stat.st_ctime_ns)
+        entry = self._known.get(name)
+        if entry is not None and entry.identity == identity:
+            return entry, _refresh(entry)
+        entry = _read_function(Path(path), name, identity)
+        return None if entry is None else (entry, entry.function)
 
     # --- links and baselines -------------------------------------------------------------------------
 
@@ -296,54 +397,27 @@ class PcieCollector:
         return fresh
 
     def _load_baselines(self, ctx: RunContext) -> None:
-        if self._baselines is not None:
-            return
-        self._baselines = {}
-        path = ctx.state_dir / BASELINE_FILE
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return
-        except (OSError, ValueError) as exc:
-            self._warn_once(ctx, f"cannot read PCIe baseline {path}: {exc}; starting a new one in memory")
-            return
-        try:
-            self._baselines = _decode_baselines(text)
-        except ValueError as exc:
-            where = set_aside(path)
-            self._warn_once(ctx, f"PCIe baseline {path} is corrupt ({exc}); {where}; rebuilding it")
-            self._baselines_dirty = True
+        if self._baselines is None:
+            # A corrupt file is set aside and marked dirty, so the rebuilt one is written this run.
+            self._baselines, self._baselines_dirty = self._state.load(ctx.state_dir)
 
     def _save_baselines(self, ctx: RunContext) -> None:
         if not self._baselines_dirty or self._baselines is None:
             return
-        path = ctx.state_dir / BASELINE_FILE
-        document = {
-            "version": _BASELINE_VERSION,
-            "devices": {
-                address: {"device": b.device, "speed_gts": b.speed_gts, "width": b.width}
-                for address, b in sorted(self._baselines.items())
-            },
-        }
-        try:
-            write_atomically(path, json.dumps(document, indent=1, sort_keys=True) + "\n")
-        except OSError as exc:
-            # Still dirty: retried next run, in case the directory becomes writable; logged only once.
-            self._warn_once(ctx, f"cannot write PCIe baseline {path}: {exc}; keeping baselines in memory")
-            return
-        self._baselines_dirty = False
+        # When the write fails it stays dirty: retried next run, in case the directory becomes writable.
+        if self._state.save(ctx.state_dir, self._baselines):
+            self._baselines_dirty = False
 
     # --- slots ---------------------------------------------------------------------------------------
 
     def _slot_objects(self) -> dict[tuple[int, int], _SlotObject]:
-        slots_dir = self._sysfs_root / "bus" / "pci" / "slots"
         found: dict[tuple[int, int], _SlotObject] = {}
         try:
-            names = sorted(os.listdir(slots_dir))
+            names = sorted(os.listdir(self._slots_dir))
         except OSError:
             return found  # no pciehp/acpiphp/pci_slot: the directory may not even exist
         for name in names:
-            match = _SLOT_ADDRESS.match(read_attr(slots_dir / name / "address") or "")
+            match = _SLOT_ADDRESS.match(read_attr(self._slots_dir / name / "address") or "")
             if match is not None:
                 key = (int(match.group(1), 16), int(match.group(2), 16))
                 found.setdefault(key, _SlotObject(name, *key))
@@ -360,7 +434,7 @@ class PcieCollector:
         if ports and not slot_objects and all(p.cap is None for p in ports):
             reason = ("PCIe slot occupancy unknown: config space is readable only to 64 bytes (not root) and the "
                       "kernel exposes no slot objects")
-            self._warn_once(ctx, f"{reason}; reporting PCIe links only")
+            self._warn.warn("slots-unknown", "%s; reporting PCIe links only", reason)
             return [], SlotScan(complete=False, reason=reason)
         source = "config space" if any(p.cap is not None for p in ports) else "kernel slot objects"
         scan = SlotScan(complete=True, reason=f"{len(ports)} PCIe port(s) read from {source}")
@@ -447,44 +521,35 @@ class PcieCollector:
         Every outcome is cached for this instance's life (SIGHUP makes a new one), a timeout included: a
         dmidecode that hangs once will likely hang again, and must not eat half of every run.
         """
+        dmidecode = self._config.dmidecode
         budget = max(0.0, min(_DMIDECODE_BUDGET_SECONDS, ctx.remaining() / 2))
-        sub = RunContext(
-            deadline=time.monotonic() + budget, state_dir=ctx.state_dir, cancel=ctx.cancel, log=ctx.log
-        )
-        argv = [self._dmidecode, "-t", "slot"]
         suffix = "SMBIOS slot labels unavailable until reload (SIGHUP)"
         try:
-            result = run_program(argv, sub)
+            result = run_program([dmidecode, "-t", "slot"], ctx.sub(budget))
         except Cancelled:
             ctx.check()  # the whole run is over (deadline or shutdown): that is the scheduler's business
-            self._warn_once(ctx, f"{self._dmidecode} did not finish within {budget:.1f}s; {suffix}")
+            self._warn.warn("dmidecode", "%s did not finish within %.1fs; %s", dmidecode, budget, suffix)
             return ()
         except CollectorError as exc:
-            self._warn_once(ctx, f"{exc}; {suffix}")
+            self._warn.warn("dmidecode", "%s; %s", exc, suffix)
             return ()
         if result.returncode != 0:
             stderr = result.stderr.decode("utf-8", errors="replace").strip().splitlines()
             reason = stderr[-1].strip() if stderr else f"exit status {result.returncode}"
-            self._warn_once(ctx, f"{self._dmidecode} failed ({reason}); {suffix}")
+            self._warn.warn("dmidecode", "%s failed (%s); %s", dmidecode, reason, suffix)
             return ()
         try:
             return parse_slots(result.stdout.decode("utf-8", errors="replace"))
         except DmiParseError as exc:
-            self._warn_once(ctx, f"{self._dmidecode} output unusable ({exc}); {suffix}")
+            self._warn.warn("dmidecode", "%s output unusable (%s); %s", dmidecode, exc, suffix)
             return ()
-
-    def _warn_once(self, ctx: RunContext, message: str) -> None:
-        if message not in self._warned:
-            self._warned.add(message)
-            ctx.log.warning("pcie: %s", message)
 
 
 # --- pure helpers ------------------------------------------------------------------------------------
 
 
-def _decode_baselines(text: str) -> dict[str, _Baseline]:
-    """The persisted baseline document; ValueError (incl. JSONDecodeError) when it is not one."""
-    document = json.loads(text)
+def _decode_baselines(document: Any) -> dict[str, _Baseline]:
+    """The persisted baseline document (parsed JSON); ValueError when it is not one."""
     if not isinstance(document, dict) or not isinstance(document.get("devices"), dict):
         raise ValueError("no 'devices' object")
     baselines: dict[str, _Baseline] = {}
@@ -498,6 +563,16 @@ def _decode_baselines(text: str) -> dict[str, _Baseline]:
             raise ValueError(f"bad speed for {address!r}")
         baselines[address] = _Baseline(device, float(speed) if speed is not None else None, width)
     return baselines
+
+
+def _encode_baselines(baselines: dict[str, _Baseline]) -> dict[str, Any]:
+    return {
+        "version": _BASELINE_VERSION,
+        "devices": {
+            address: {"device": b.device, "speed_gts": b.speed_gts, "width": b.width}
+            for address, b in sorted(baselines.items())
+        },
+    }
 
 
 def _resolve_parents(functions: dict[str, _Function]) -> dict[str, str]:

@@ -12,7 +12,7 @@ reaches it: callers get None and must treat slot facts as unknown, not as "no sl
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 STANDARD_HEADER_BYTES = 64
 
@@ -98,6 +98,20 @@ def _u32(data: bytes, offset: int) -> int:
     return value
 
 
+def _has_link_registers(port_type: str) -> bool:
+    # The kernel's pcie_cap_has_lnkctl: integrated endpoints and event collectors have no link.
+    return port_type not in ("rc_integrated_endpoint", "rc_event_collector", "other")
+
+
+def _link_status(lnksta: int) -> tuple[float | None, int, bool]:
+    """(current speed GT/s, width, Data Link Layer Link Active) from the Link Status register."""
+    return LINK_SPEEDS_GTS.get(lnksta & 0x0F), (lnksta >> 4) & 0x3F, bool(lnksta & _LNKSTA_DL_ACTIVE)
+
+
+def _presence(sltsta: int) -> bool:
+    return bool(sltsta & _SLTSTA_PRESENCE)
+
+
 def _present(config: bytes) -> bool:
     # A function that vanished (or a config read of a powered-off device) reads as all ones.
     return len(config) >= STANDARD_HEADER_BYTES and _u16(config, 0) not in (0xFFFF, 0x0000)
@@ -155,17 +169,13 @@ def parse_pcie_capability(config: bytes) -> PcieCapability | None:
     version = flags & 0x000F
     port_type = PORT_TYPES.get((flags >> 4) & 0x0F, "other")
 
-    has_link = port_type not in ("rc_integrated_endpoint", "rc_event_collector", "other")
     max_speed = max_width = speed = width = None
     link_active: bool | None = None
-    if has_link:
+    if _has_link_registers(port_type):
         lnkcap = _u32(config, offset + _LNKCAP)
-        lnksta = _u16(config, offset + _LNKSTA)
         max_speed = LINK_SPEEDS_GTS.get(lnkcap & 0x0F)
         max_width = (lnkcap >> 4) & 0x3F
-        speed = LINK_SPEEDS_GTS.get(lnksta & 0x0F)
-        width = (lnksta >> 4) & 0x3F
-        link_active = bool(lnksta & _LNKSTA_DL_ACTIVE)
+        speed, width, link_active = _link_status(_u16(config, offset + _LNKSTA))
 
     # Slot Implemented is only defined for downstream-facing ports; elsewhere the bit is reserved and
     # firmware has been seen leaving it set.
@@ -181,7 +191,7 @@ def parse_pcie_capability(config: bytes) -> PcieCapability | None:
         physical_slot = sltcap >> 19
         hp_capable = bool(sltcap & _SLTCAP_HP_CAPABLE)
         hp_surprise = bool(sltcap & _SLTCAP_HP_SURPRISE)
-        presence = bool(sltsta & _SLTSTA_PRESENCE)
+        presence = _presence(sltsta)
 
     return PcieCapability(
         offset=offset,
@@ -198,3 +208,37 @@ def parse_pcie_capability(config: bytes) -> PcieCapability | None:
         width=width,
         link_active=link_active,
     )
+
+
+# --- run-time status ----------------------------------------------------------------------------------
+# Within the capability only Link Status and Slot Status change while a device stays present (link
+# retraining, a card in a slot); the rest is fixed by hardware and firmware at enumeration. Re-reading just
+# these bytes costs a few config accesses instead of the hundreds a full read does.
+
+
+def status_span(cap: PcieCapability) -> tuple[int, int] | None:
+    """(offset, length) in config space of the registers that change at run time: Link Status, and Slot
+    Status when a slot is implemented. None when the capability has no link registers."""
+    if not _has_link_registers(cap.port_type):
+        return None
+    end = _PCIE_CAP_V1_SLOT_END if cap.slot_implemented else _PCIE_CAP_V1_LINK_END
+    return cap.offset + _LNKSTA, end - _LNKSTA
+
+
+def with_status(cap: PcieCapability, data: bytes) -> PcieCapability:
+    """`cap` with Link Status (and Slot Status) decoded from `data`, the bytes read at `status_span(cap)`.
+
+    Bytes cut short or all ones (the device went away or was powered off mid-read) give unknown status,
+    never a guess.
+    """
+    span = status_span(cap)
+    if span is None or len(data) < span[1] or data == b"\xff" * len(data):
+        return without_status(cap)
+    speed, width, link_active = _link_status(_u16(data, 0))
+    presence = _presence(_u16(data, _SLTSTA - _LNKSTA)) if cap.slot_implemented else None
+    return replace(cap, speed_gts=speed, width=width, link_active=link_active, presence_detect=presence)
+
+
+def without_status(cap: PcieCapability) -> PcieCapability:
+    """`cap` with its run-time registers unknown: the fixed facts alone, safe to keep across runs."""
+    return replace(cap, speed_gts=None, width=None, link_active=None, presence_detect=None)

@@ -11,8 +11,7 @@ from collectors.storage.config import SECTION, StorageConfig
 
 
 def plan(config: StorageConfig, env: Environment) -> Sequence[Planned]:
-    return [Planned(StorageCollector(procfs=env.procfs, sysfs=env.sysfs, zpool=config.zpool), config.interval,
-                    config.timeout)]
+    return [Planned(StorageCollector(config, procfs=env.procfs, sysfs=env.sysfs), config.interval, config.timeout)]
 
 
 SOURCE = register(Source(SECTION, plan))

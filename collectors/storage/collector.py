@@ -20,7 +20,10 @@ from pathlib import Path
 from collectors.kit.command import ProgramNotFound, run_program
 from collectors.kit.context import Cancelled, CollectorError, RunContext
 from collectors.kit.sysfs import read_attr
+from collectors.kit.units import percent_to_ratio
+from collectors.kit.warnonce import WarnOnce
 from collectors.model.readings import ArrayReading
+from collectors.storage.config import StorageConfig
 from collectors.storage.mdstat import (
     MdArray,
     MdstatParseError,
@@ -84,13 +87,14 @@ class StorageCollector:
 
     name = "storage"
 
-    def __init__(self, procfs: Path = Path("/proc"), sysfs: Path = Path("/sys"), zpool: str = "zpool") -> None:
-        self._procfs = Path(procfs)
-        self._sysfs = Path(sysfs)
-        self._zpool = zpool
-        # Problems already reported at warning level; cleared when the source works again so that a
-        # recurrence is reported again, while a persistent fault does not repeat every interval.
-        self._warned: set[str] = set()
+    def __init__(self, config: StorageConfig, procfs: Path, sysfs: Path) -> None:
+        self._config = config
+        self._procfs = procfs
+        self._sysfs = sysfs
+        # A persistent fault must not repeat every interval; keys are forgotten when the source ("md:",
+        # "zfs:") works again, so that a recurrence is reported again. A source that is simply absent (no
+        # mdstat, no zpool, no pools) is no fault: it is noted at debug level, the level of any repeat.
+        self._warn = WarnOnce(log, "storage: ")
 
     def collect(self, ctx: RunContext) -> Sequence[ArrayReading]:
         try:
@@ -104,23 +108,6 @@ class StorageCollector:
         readings.extend(self._zfs_readings(ctx))
         return readings
 
-    # -- reporting -----------------------------------------------------------------------------------------
-
-    def _warn_once(self, key: str, message: str, *args: object) -> None:
-        if key in self._warned:
-            log.debug(message, *args)
-            return
-        self._warned.add(key)
-        log.warning(message, *args)
-
-    def _debug_once(self, key: str, message: str, *args: object) -> None:
-        if key not in self._warned:
-            self._warned.add(key)
-            log.debug(message, *args)
-
-    def _recovered(self, prefix: str) -> None:
-        self._warned = {key for key in self._warned if not key.startswith(prefix)}
-
     # -- md ------------------------------------------------------------------------------------------------
 
     def _read_mdstat(self) -> str | None:
@@ -129,11 +116,10 @@ class StorageCollector:
             with path.open("rb") as handle:
                 raw = handle.read(_MAX_MDSTAT)
         except FileNotFoundError:
-            self._debug_once("md:absent", "storage: %s absent: no md arrays on this host", path)
+            log.debug("storage: %s absent: no md arrays on this host", path)
             return None
         except OSError as exc:
-            self._warn_once("md:unreadable", "storage: %s unreadable (%s); md arrays not reported", path,
-                            exc.strerror or exc)
+            self._warn.warn("md:unreadable", "%s unreadable (%s); md arrays not reported", path, exc.strerror or exc)
             return None
         return raw.decode("utf-8", "replace")
 
@@ -146,10 +132,9 @@ class StorageCollector:
             for array in parse_mdstat(text):
                 arrays[array.name] = array
         except MdstatParseError as exc:
-            self._warn_once("md:garbage", "storage: %s: %s; md arrays from sysfs only", self._procfs / "mdstat",
-                            exc)
+            self._warn.warn("md:garbage", "%s: %s; md arrays from sysfs only", self._procfs / "mdstat", exc)
         else:
-            self._recovered("md:")
+            self._warn.forget("md:")
         # Arrays sysfs knows but a truncated mdstat lost are still reported.
         for name in self._sysfs_md_names():
             arrays.setdefault(name, None)
@@ -219,7 +204,7 @@ class StorageCollector:
             redundancy=array.redundancy,
             degraded=array.degraded,
             sync_action=array.sync.describe() if array.sync is not None else "",
-            sync_progress_ratio=_ratio(array.sync.percent if array.sync is not None else None),
+            sync_progress_ratio=percent_to_ratio(array.sync.percent if array.sync is not None else None, clamp=True),
         )
 
     # -- ZFS -----------------------------------------------------------------------------------------------
@@ -230,47 +215,48 @@ class StorageCollector:
             return []
         return [self._zfs_reading(pool) for pool in pools]
 
-    def _zpool_context(self, ctx: RunContext) -> RunContext:
-        reserve = min(_ZPOOL_RESERVE_MAX, max(0.0, ctx.remaining()) * _ZPOOL_RESERVE_FRACTION)
-        return RunContext(deadline=ctx.deadline - reserve, state_dir=ctx.state_dir, cancel=ctx.cancel, log=ctx.log)
+    @staticmethod
+    def _zpool_context(ctx: RunContext) -> RunContext:
+        remaining = max(0.0, ctx.remaining())
+        return ctx.sub(remaining - min(_ZPOOL_RESERVE_MAX, remaining * _ZPOOL_RESERVE_FRACTION))
 
     def _run_zpool(self, ctx: RunContext) -> tuple[Zpool, ...] | None:
-        argv = [self._zpool, "status", "-P", "-L"]
+        zpool = self._config.zpool
+        argv = [zpool, "status", "-P", "-L"]
         # The C locale keeps the output in the English the parser reads; no colour escapes either.
         env = {key: value for key, value in os.environ.items() if key not in ("ZFS_COLOR", "LANGUAGE")}
         env["LC_ALL"] = "C"
         try:
             result = run_program(argv, self._zpool_context(ctx), env=env)
         except ProgramNotFound:
-            self._debug_once("zfs:absent", "storage: %s not found: no ZFS pools reported", self._zpool)
+            log.debug("storage: %s not found: no ZFS pools reported", zpool)
             return None
         except Cancelled:
             if ctx.cancel.is_set():
                 raise  # the daemon is stopping or the scheduler gave up on this run: nothing to hand back
-            self._warn_once("zfs:timeout", "storage: %s status did not finish in time; ZFS pools not reported",
-                            self._zpool)
+            self._warn.warn("zfs:timeout", "%s status did not finish in time; ZFS pools not reported", zpool)
             return None
         except CollectorError as exc:
-            self._warn_once("zfs:failed", "storage: %s; ZFS pools not reported", exc)
+            self._warn.warn("zfs:failed", "%s; ZFS pools not reported", exc)
             return None
         stdout = result.stdout.decode("utf-8", "replace")
         stderr = result.stderr.decode("utf-8", "replace")
         # zpool prints "no pools available" on stderr and exits 0; some builds exit 1. Either way no pools.
         if "pool:" not in stdout and any(message in stdout or message in stderr for message in _NO_ZFS_MESSAGES):
-            self._debug_once("zfs:none", "storage: %s reports no pools", self._zpool)
-            self._recovered("zfs:")
+            log.debug("storage: %s reports no pools", zpool)
+            self._warn.forget("zfs:")
             return ()
         if result.returncode != 0:
             detail = (stderr.strip() or stdout.strip()).splitlines()
-            self._warn_once("zfs:exit", "storage: %s status exited %d (%s); ZFS pools not reported", self._zpool,
+            self._warn.warn("zfs:exit", "%s status exited %d (%s); ZFS pools not reported", zpool,
                             result.returncode, detail[0] if detail else "no message")
             return None
         try:
             pools = parse_zpool_status(stdout)
         except ZpoolParseError as exc:
-            self._warn_once("zfs:garbage", "storage: %s status: %s; ZFS pools not reported", self._zpool, exc)
+            self._warn.warn("zfs:garbage", "%s status: %s; ZFS pools not reported", zpool, exc)
             return None
-        self._recovered("zfs:")
+        self._warn.forget("zfs:")
         return pools
 
     def _zfs_reading(self, pool: Zpool) -> ArrayReading:
@@ -284,12 +270,10 @@ class StorageCollector:
             redundancy=pool.redundancy,
             degraded=pool.degraded,
             sync_action=pool.scan.describe() if pool.scan is not None else "",
-            sync_progress_ratio=_ratio(pool.scan.percent if pool.scan is not None and pool.scan.in_progress else None),
+            sync_progress_ratio=percent_to_ratio(
+                pool.scan.percent if pool.scan is not None and pool.scan.in_progress else None, clamp=True
+            ),
         )
-
-
-def _ratio(percent: float | None) -> float | None:
-    return None if percent is None else max(0.0, min(1.0, percent / 100))
 
 
 __all__ = ["StorageCollector", "whole_disk"]

@@ -19,6 +19,7 @@ import pytest
 from collectors.kit.context import RunContext
 from collectors.model.readings import PcieLinkReading, SlotReading
 from collectors.pcie.collector import PcieCollector
+from collectors.pcie.config import PcieConfig
 from collectors.pcie.dmi import parse_slots
 from tests.conformance.report import emit_lines
 from tests.pcie_tree import MS01_SLOT_PORTS, microserver_gen10_plus, ms01, zimaboard_832
@@ -138,7 +139,7 @@ def test_real_collector_survives_every_dump(path: Path, tmp_path: Path) -> None:
     program.write_text(f"#!/bin/sh\ncat '{path}'\n")
     program.chmod(0o755)
     ctx = RunContext(deadline=time.monotonic() + 10, state_dir=tmp_path / "state")
-    readings = PcieCollector(tree.root, str(program)).collect(ctx)
+    readings = PcieCollector(PcieConfig(dmidecode=str(program)), tree.root).collect(ctx)
     assert len([r for r in readings if isinstance(r, PcieLinkReading)]) == 16
     slot_readings = [r for r in readings if isinstance(r, SlotReading)]
     assert sorted(r.port for r in slot_readings) == sorted(MS01_SLOT_PORTS)
@@ -153,7 +154,7 @@ def _collect_with_dump(tmp_path: Path, tree_root: Path, dump: str) -> dict[str, 
     program.write_text(f"#!/bin/sh\ncat '{matches[0]}'\n")
     program.chmod(0o755)
     ctx = RunContext(deadline=time.monotonic() + 10, state_dir=tmp_path / "state")
-    readings = PcieCollector(tree_root, str(program)).collect(ctx)
+    readings = PcieCollector(PcieConfig(dmidecode=str(program)), tree_root).collect(ctx)
     return {r.port: r for r in readings if isinstance(r, SlotReading)}
 
 

@@ -30,10 +30,11 @@ import dataclasses, json, sys, time
 from pathlib import Path
 from collectors.kit.context import RunContext
 from collectors.nic.collector import NicCollector
+from collectors.nic.config import NicsConfig
 
 include_virtual = sys.argv[1] == "virtual"
 runs, pause = int(sys.argv[2]), float(sys.argv[3])
-collector = NicCollector(Path("/sys"), include_virtual=include_virtual)
+collector = NicCollector(NicsConfig(include_virtual=include_virtual), Path("/sys"))
 out = []
 for _ in range(runs):
     ctx = RunContext(deadline=time.monotonic() + 10, state_dir=Path("/nonexistent"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import struct
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,8 +19,9 @@ import pytest
 from collectors.kit.context import Cancelled, CollectorError, RunContext
 from collectors.model.readings import LinkReading
 from collectors.nic.collector import NicCollector
+from collectors.nic.config import NicsConfig, speed_table
 from collectors.nic.ethtool import ETHTOOL_GLINKSETTINGS, LinkSettings, parse_link_settings
-from collectors.nic.linkmodes import NWORDS, bitmap_from_modes, parse_speed
+from collectors.nic.linkmodes import NWORDS, bitmap_from_modes
 from tests.net_tree import (
     I226_LM,
     I226_V,
@@ -76,9 +78,12 @@ def by_name(readings: object) -> dict[str, LinkReading]:
     return result
 
 
-def collect(root: Path, **kwargs: object) -> dict[str, LinkReading]:
-    kwargs.setdefault("link_settings", no_ioctl)
-    return by_name(NicCollector(root, **kwargs).collect(ctx()))  # type: ignore[arg-type]
+def collect(
+    root: Path, config: NicsConfig | None = None, link_settings: Callable[[str], LinkSettings | None] = no_ioctl
+) -> dict[str, LinkReading]:
+    """One run of the collector as the daemon builds it from a [nics] section (defaults when None)."""
+    collector = NicCollector(config or NicsConfig(), root, link_settings=link_settings)
+    return by_name(collector.collect(ctx()))
 
 
 def test_ms01_reports_its_four_nics_and_nothing_virtual(tmp_path: Path) -> None:
@@ -89,7 +94,7 @@ def test_ms01_reports_its_four_nics_and_nothing_virtual(tmp_path: Path) -> None:
 
 
 def test_virtual_interfaces_only_on_request_and_never_loopback(tmp_path: Path) -> None:
-    readings = collect(ms01_tree(tmp_path), include_virtual=True)
+    readings = collect(ms01_tree(tmp_path), NicsConfig(include_virtual=True))
     assert sorted(readings) == sorted([*PHYSICAL_MS01, "vmbr0", "tap100i0"])
     assert readings["vmbr0"].kind == "virtual"
     assert not readings["vmbr0"].physical
@@ -153,8 +158,8 @@ def test_ioctl_errors_cost_only_the_capability(tmp_path: Path) -> None:
 
 
 def test_expected_speed_from_config(tmp_path: Path) -> None:
-    expected = {X710_PORT0: parse_speed("10G"), I226_V: parse_speed("2.5G")}
-    readings = collect(ms01_tree(tmp_path), expected_mbps=expected)
+    expected = speed_table({X710_PORT0: "10G", I226_V: "2.5G"})  # [nics] expected, as the loader checks it
+    readings = collect(ms01_tree(tmp_path), NicsConfig(expected_mbps=expected))
     assert readings[X710_PORT0].expected_speed_mbps == 10000
     assert readings[I226_V].expected_speed_mbps == 2500
     assert readings[X710_PORT1].expected_speed_mbps is None
@@ -162,11 +167,11 @@ def test_expected_speed_from_config(tmp_path: Path) -> None:
 
 def test_include_and_exclude_globs_exclude_wins(tmp_path: Path) -> None:
     root = ms01_tree(tmp_path)
-    assert sorted(collect(root, include=["enp2s0*"])) == [X710_PORT0, X710_PORT1]
-    assert sorted(collect(root, include=["enp*"], exclude=["enp8*"])) == [X710_PORT0, X710_PORT1]
-    assert sorted(collect(root, include=["enp87s0"], exclude=["enp87s0"])) == []
+    assert sorted(collect(root, NicsConfig(include=("enp2s0*",)))) == [X710_PORT0, X710_PORT1]
+    assert sorted(collect(root, NicsConfig(include=("enp*",), exclude=("enp8*",)))) == [X710_PORT0, X710_PORT1]
+    assert sorted(collect(root, NicsConfig(include=("enp87s0",), exclude=("enp87s0",)))) == []
     # include selects among what is eligible; it does not turn a virtual interface into a NIC
-    assert sorted(collect(root, include=["vmbr*"])) == []
+    assert sorted(collect(root, NicsConfig(include=("vmbr*",)))) == []
 
 
 def test_speed_is_trusted_only_with_carrier_and_operstate_up(tmp_path: Path) -> None:
@@ -283,7 +288,7 @@ def test_bond_of_virtual_members_is_virtual(tmp_path: Path) -> None:
     ]
     root = build_net_tree(tmp_path, ifaces)
     assert collect(root) == {}
-    bond = collect(root, include_virtual=True)["bond1"]
+    bond = collect(root, NicsConfig(include_virtual=True))["bond1"]
     assert (bond.kind, bond.physical) == ("bond", False)
 
 
@@ -303,22 +308,22 @@ def test_pci_address_of_virtio_and_usb_nics(tmp_path: Path) -> None:
 
 def test_unreadable_class_net_is_a_collector_error(tmp_path: Path) -> None:
     with pytest.raises(CollectorError, match="cannot list network interfaces"):
-        NicCollector(tmp_path, link_settings=no_ioctl).collect(ctx())
+        NicCollector(NicsConfig(), tmp_path, link_settings=no_ioctl).collect(ctx())
     (tmp_path / "class").mkdir()
     (tmp_path / "class" / "net").write_text("not a directory")
     with pytest.raises(CollectorError, match="cannot list network interfaces"):
-        NicCollector(tmp_path, link_settings=no_ioctl).collect(ctx())
+        NicCollector(NicsConfig(), tmp_path, link_settings=no_ioctl).collect(ctx())
 
 
 def test_deadline_stops_the_run(tmp_path: Path) -> None:
     root = ms01_tree(tmp_path)
     expired = RunContext(deadline=time.monotonic() - 1, state_dir=tmp_path)
     with pytest.raises(Cancelled):
-        NicCollector(root, link_settings=no_ioctl).collect(expired)
+        NicCollector(NicsConfig(), root, link_settings=no_ioctl).collect(expired)
     cancelled = ctx()
     cancelled.cancel.set()
     with pytest.raises(Cancelled):
-        NicCollector(root, link_settings=no_ioctl).collect(cancelled)
+        NicCollector(NicsConfig(), root, link_settings=no_ioctl).collect(cancelled)
 
 
 def test_readings_are_frozen(tmp_path: Path) -> None:

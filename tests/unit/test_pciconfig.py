@@ -7,7 +7,14 @@ import struct
 
 import pytest
 
-from collectors.pcie.pciconfig import bridge_buses, capability_offsets, parse_pcie_capability
+from collectors.pcie.pciconfig import (
+    bridge_buses,
+    capability_offsets,
+    parse_pcie_capability,
+    status_span,
+    with_status,
+    without_status,
+)
 from tests.pcie_tree import Function, Slot, encode_config
 
 
@@ -158,3 +165,44 @@ def test_random_garbage_never_raises() -> None:
         cap = parse_pcie_capability(bytes(config))
         if cap is not None:
             assert cap.width is None or 0 <= cap.width <= 63
+
+
+# --- status re-read on its own -------------------------------------------------------------------------
+
+
+def test_status_registers_alone_decode_as_a_full_read_does() -> None:
+    config = bytearray(_zimaboard_empty_slot_port())
+    cap = parse_pcie_capability(bytes(config))
+    assert cap is not None
+    span = status_span(cap)
+    assert span == (0x52, 10)  # Link Status through Slot Status: three config accesses
+    # A card goes in and trains at 5GT/s x2: Link Status and Slot Status change, nothing else does.
+    config[0x52:0x54] = (0x0002 | (2 << 4) | 0x2000).to_bytes(2, "little")
+    config[0x5A:0x5C] = (0x0040).to_bytes(2, "little")
+    offset, length = span
+    refreshed = with_status(cap, bytes(config[offset : offset + length]))
+    assert refreshed == parse_pcie_capability(bytes(config))
+    assert (refreshed.speed_gts, refreshed.width, refreshed.link_active, refreshed.presence_detect) == (
+        5.0, 2, True, True,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("data", [b"", b"\x01\x00", b"\xff" * 10], ids=["unreadable", "cut-short", "all-ones"])
+def test_status_that_cannot_be_read_is_unknown_not_guessed(data: bytes) -> None:
+    cap = parse_pcie_capability(_zimaboard_empty_slot_port())
+    assert cap is not None
+    refreshed = with_status(cap, data)
+    assert (refreshed.speed_gts, refreshed.width, refreshed.link_active, refreshed.presence_detect) == (
+        None, None, None, None,
+    )  # fmt: skip
+    assert (refreshed.max_width, refreshed.slot_implemented, refreshed.physical_slot) == (4, True, 2)
+
+
+def test_endpoint_status_span_covers_link_status_only() -> None:
+    x710 = Function("0000:02:00.0", 0x8086, 0x1572, 0x020000, "endpoint", 8.0, 4, 8.0, 4, cap_offset=0xA0)
+    cap = parse_pcie_capability(encode_config(x710))
+    assert cap is not None and status_span(cap) == (0xB2, 2)
+    igpu = Function("0000:00:02.0", 0x8086, 0xA7A0, 0x030000, "rc_integrated_endpoint", cap_offset=0x70)
+    integrated = parse_pcie_capability(encode_config(igpu))
+    assert integrated is not None and status_span(integrated) is None  # no link registers at all
+    assert without_status(cap).width is None and without_status(cap).max_width == 4

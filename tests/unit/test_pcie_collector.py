@@ -14,9 +14,13 @@ import pytest
 from collectors.kit.context import Cancelled, CollectorError, RunContext
 from collectors.model.readings import AnyReading, PcieLinkReading, SlotReading, SlotScan
 from collectors.pcie.collector import BASELINE_FILE, PcieCollector, parse_speed, parse_width
+from collectors.pcie.config import PcieConfig
 from tests.pcie_tree import (
     MS01_SLOT_PORTS,
     MS01_THUNDERBOLT_PORTS,
+    Function,
+    PcieTree,
+    Slot,
     microserver_gen10_plus,
     ms01,
     zimaboard_832,
@@ -48,6 +52,11 @@ def dmi_slot(designation: str, address: str, length: int = 17, type_line: str = 
         f"Handle 0x0042, DMI type 9, {length} bytes\nSystem Slot Information\n\tDesignation: {designation}\n"
         f"\tType: {type_line}\n\tCurrent Usage: Available\n\tLength: Long\n\tBus Address: {address}\n\n"
     )
+
+
+def pcie(sysfs: Path, dmidecode: str) -> PcieCollector:
+    """The collector as the daemon builds it for a [pcie] section naming `dmidecode`."""
+    return PcieCollector(PcieConfig(dmidecode=dmidecode), sysfs)
 
 
 def ctx_for(tmp_path: Path, seconds: float = 10.0) -> RunContext:
@@ -102,7 +111,7 @@ def calls(tmp_path: Path) -> list[str]:
 
 def test_ms01_links_as_lspci_shows_them(tmp_path: Path) -> None:
     tree = ms01(tmp_path / "sys")
-    readings = links(PcieCollector(tree.root, "/nonexistent/dmidecode").collect(ctx_for(tmp_path)))
+    readings = links(pcie(tree.root, "/nonexistent/dmidecode").collect(ctx_for(tmp_path)))
 
     x710 = readings["0000:02:00.0"]
     assert (x710.device, x710.class_code, x710.port_type) == ("8086:1572", "0x020000", "endpoint")
@@ -123,16 +132,16 @@ def test_first_run_never_reports_a_downgrade_for_links_narrow_by_design(tmp_path
     # X710 at 8GT/s behind a 16GT/s port, NVMe x2 of x4, MicroServer I350 wired x2, Gen2 HBA in a Gen3 x16.
     for index, build in enumerate((ms01, microserver_gen10_plus)):
         tree = build(tmp_path / f"sys{index}")
-        readings = PcieCollector(tree.root, "/nonexistent").collect(ctx_for(tmp_path / f"run{index}"))
+        readings = pcie(tree.root, "/nonexistent").collect(ctx_for(tmp_path / f"run{index}"))
         assert [r.address for r in links(readings).values() if r.downgraded] == []
-    microserver = links(PcieCollector(tree.root, "/nonexistent").collect(ctx_for(tmp_path / "run1")))
+    microserver = links(pcie(tree.root, "/nonexistent").collect(ctx_for(tmp_path / "run1")))
     assert microserver["0000:02:00.0"].baseline_width == 2
     assert microserver["0000:07:00.0"].baseline_speed_gts == 5.0
 
 
 def test_downgrade_detected_when_the_link_retrains_narrower(tmp_path: Path) -> None:
     tree = ms01(tmp_path / "sys")
-    collector = PcieCollector(tree.root, "/nonexistent")
+    collector = pcie(tree.root, "/nonexistent")
     collector.collect(ctx_for(tmp_path))
     for address in ("0000:00:06.2", "0000:02:00.0", "0000:02:00.1"):
         tree.set_link(address, 8.0, 2)
@@ -150,7 +159,7 @@ def test_downgrade_detected_when_the_link_retrains_narrower(tmp_path: Path) -> N
 
 def test_speed_drop_is_a_downgrade(tmp_path: Path) -> None:
     tree = ms01(tmp_path / "sys")
-    collector = PcieCollector(tree.root, "/nonexistent")
+    collector = pcie(tree.root, "/nonexistent")
     collector.collect(ctx_for(tmp_path))
     tree.set_link("0000:01:00.0", 8.0, 4)  # Gen4 SSD trained at Gen3
     reading = links(collector.collect(ctx_for(tmp_path)))["0000:01:00.0"]
@@ -159,28 +168,28 @@ def test_speed_drop_is_a_downgrade(tmp_path: Path) -> None:
 
 def test_baseline_survives_a_restart(tmp_path: Path) -> None:
     tree = ms01(tmp_path / "sys")
-    PcieCollector(tree.root, "/nonexistent").collect(ctx_for(tmp_path))
+    pcie(tree.root, "/nonexistent").collect(ctx_for(tmp_path))
     document = json.loads((tmp_path / "state" / BASELINE_FILE).read_text())
     assert document["devices"]["0000:02:00.0"] == {"device": "8086:1572", "speed_gts": 8.0, "width": 4}
 
     tree.set_link("0000:02:00.0", 8.0, 2)
-    restarted = links(PcieCollector(tree.root, "/nonexistent").collect(ctx_for(tmp_path)))
+    restarted = links(pcie(tree.root, "/nonexistent").collect(ctx_for(tmp_path)))
     assert restarted["0000:02:00.0"].downgraded
     assert not list((tmp_path / "state").glob("*.tmp"))  # atomic write leaves no temporary behind
 
 
 def test_card_swap_resets_the_baseline(tmp_path: Path) -> None:
     tree = ms01(tmp_path / "sys")
-    PcieCollector(tree.root, "/nonexistent").collect(ctx_for(tmp_path))
+    pcie(tree.root, "/nonexistent").collect(ctx_for(tmp_path))
     tree.update("0000:02:00.0", device=0x1583, width=2)  # a different NIC, x2 by design
-    reading = links(PcieCollector(tree.root, "/nonexistent").collect(ctx_for(tmp_path)))["0000:02:00.0"]
+    reading = links(pcie(tree.root, "/nonexistent").collect(ctx_for(tmp_path)))["0000:02:00.0"]
     assert (reading.device, reading.downgraded, reading.baseline_width) == ("8086:1583", False, 2)
 
 
 def test_link_down_at_first_sight_does_not_become_the_baseline(tmp_path: Path) -> None:
     tree = ms01(tmp_path / "sys")
     tree.set_link("0000:5a:00.0", None, 0)
-    collector = PcieCollector(tree.root, "/nonexistent")
+    collector = pcie(tree.root, "/nonexistent")
     first = links(collector.collect(ctx_for(tmp_path)))["0000:5a:00.0"]
     assert (first.baseline_width, first.downgraded) == (None, False)
     tree.set_link("0000:5a:00.0", 5.0, 1)
@@ -197,7 +206,7 @@ def test_corrupt_baseline_is_set_aside_and_rebuilt(
     state.mkdir()
     (state / BASELINE_FILE).write_text(content)
     with caplog.at_level(*WARN):
-        readings = links(PcieCollector(tree.root, "/nonexistent").collect(ctx_for(tmp_path)))
+        readings = links(pcie(tree.root, "/nonexistent").collect(ctx_for(tmp_path)))
     assert readings["0000:02:00.0"].baseline_width == 4
     assert any("corrupt" in r.getMessage() for r in caplog.records)
     (aside,) = state.glob(f"{BASELINE_FILE}.corrupt-*")
@@ -212,7 +221,7 @@ def test_unwritable_state_dir_is_logged_once_and_memory_keeps_working(
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where the state directory should be")
     ctx = RunContext(deadline=time.monotonic() + 10, state_dir=blocker)
-    collector = PcieCollector(tree.root, "/nonexistent")
+    collector = pcie(tree.root, "/nonexistent")
     with caplog.at_level(*WARN):
         collector.collect(ctx)
         tree.set_link("0000:02:00.0", 8.0, 1)
@@ -227,7 +236,7 @@ def test_unwritable_state_dir_is_logged_once_and_memory_keeps_working(
 def test_vanished_device_is_skipped(tmp_path: Path) -> None:
     tree = ms01(tmp_path / "sys")
     tree.vanish("0000:02:00.1")  # dangling symlink left in bus/pci/devices
-    readings = links(PcieCollector(tree.root, "/nonexistent").collect(ctx_for(tmp_path)))
+    readings = links(pcie(tree.root, "/nonexistent").collect(ctx_for(tmp_path)))
     assert "0000:02:00.1" not in readings
     assert readings["0000:02:00.0"].current_width == 4
 
@@ -240,7 +249,7 @@ def test_garbage_attribute_values_become_none(tmp_path: Path) -> None:
     tree.write("0000:57:00.0", "vendor", "0xnotahex")
     tree.remove_attribute("0000:59:00.0", "max_link_width")
     tree.write("0000:5a:00.0", "config", "")
-    readings = links(PcieCollector(tree.root, "/nonexistent").collect(ctx_for(tmp_path)))
+    readings = links(pcie(tree.root, "/nonexistent").collect(ctx_for(tmp_path)))
     assert (readings["0000:02:00.0"].current_width, readings["0000:02:00.0"].current_speed_gts) == (None, None)
     assert readings["0000:02:00.1"].max_width is None
     assert "0000:57:00.0" not in readings  # unidentifiable: skipped, not guessed
@@ -268,25 +277,25 @@ def test_width_text(text: str | None, expected: int | None) -> None:
 def test_old_kernel_speed_strings_in_a_tree(tmp_path: Path) -> None:
     tree = zimaboard_832(tmp_path / "sys", old_kernel=True)
     assert (tree.devices / "0000:00:13.0" / "max_link_speed").read_text() == "5 GT/s\n"
-    readings = links(PcieCollector(tree.root, "/nonexistent").collect(ctx_for(tmp_path)))
+    readings = links(pcie(tree.root, "/nonexistent").collect(ctx_for(tmp_path)))
     assert readings["0000:00:13.0"].max_speed_gts == 5.0
     assert readings["0000:00:02.0"].current_speed_gts is None  # "Unknown speed"
 
 
 def test_missing_devices_directory_is_a_collector_error(tmp_path: Path) -> None:
     with pytest.raises(CollectorError, match="cannot list"):
-        PcieCollector(tmp_path / "no-sysfs", "/nonexistent").collect(ctx_for(tmp_path))
+        pcie(tmp_path / "no-sysfs", "/nonexistent").collect(ctx_for(tmp_path))
 
 
 def test_deadline_is_honoured_between_devices(tmp_path: Path) -> None:
     tree = ms01(tmp_path / "sys")
     with pytest.raises(Cancelled):
-        PcieCollector(tree.root, "/nonexistent").collect(ctx_for(tmp_path, seconds=-1))
+        pcie(tree.root, "/nonexistent").collect(ctx_for(tmp_path, seconds=-1))
 
 
 def test_topology_from_bus_numbers_when_entries_are_plain_directories(tmp_path: Path) -> None:
-    with_links = links(PcieCollector(ms01(tmp_path / "a").root, "x").collect(ctx_for(tmp_path / "a")))
-    plain = links(PcieCollector(ms01(tmp_path / "b", symlinks=False).root, "x").collect(ctx_for(tmp_path / "b")))
+    with_links = links(pcie(ms01(tmp_path / "a").root, "x").collect(ctx_for(tmp_path / "a")))
+    plain = links(pcie(ms01(tmp_path / "b", symlinks=False).root, "x").collect(ctx_for(tmp_path / "b")))
     assert {a: r.parent for a, r in plain.items()} == {a: r.parent for a, r in with_links.items()}
     assert plain["0000:58:00.0"].parent == "0000:00:1d.0"
 
@@ -296,7 +305,7 @@ def test_topology_from_bus_numbers_when_entries_are_plain_directories(tmp_path: 
 
 def test_ms01_thunderbolt_ports_are_not_empty_slots(tmp_path: Path) -> None:
     tree = ms01(tmp_path / "sys")
-    collector = PcieCollector(tree.root, "/nonexistent")
+    collector = pcie(tree.root, "/nonexistent")
     readings = collector.collect(ctx_for(tmp_path))
     found = slots(readings)
     assert sorted(found) == sorted(MS01_SLOT_PORTS)
@@ -310,7 +319,7 @@ def test_ms01_thunderbolt_ports_are_not_empty_slots(tmp_path: Path) -> None:
 
 def test_zimaboard_has_exactly_one_empty_slot(tmp_path: Path) -> None:
     tree = zimaboard_832(tmp_path / "sys")
-    found = slots(PcieCollector(tree.root, "/nonexistent").collect(ctx_for(tmp_path)))
+    found = slots(pcie(tree.root, "/nonexistent").collect(ctx_for(tmp_path)))
     empty = [s for s in found.values() if not s.occupied]
     assert [s.port for s in empty] == ["0000:00:13.0"]
     assert empty[0].width == "x4" and empty[0].device is None
@@ -319,10 +328,8 @@ def test_zimaboard_has_exactly_one_empty_slot(tmp_path: Path) -> None:
 
 
 def test_card_inserted_into_the_empty_slot_is_seen(tmp_path: Path) -> None:
-    from tests.pcie_tree import Function
-
     tree = zimaboard_832(tmp_path / "sys")
-    collector = PcieCollector(tree.root, "/nonexistent")
+    collector = pcie(tree.root, "/nonexistent")
     assert not slots(collector.collect(ctx_for(tmp_path)))["0000:00:13.0"].occupied
     tree.add(Function("0000:01:00.0", 0x1B21, 0x1166, 0x010601, "endpoint", 8.0, 2, 5.0, 2), parent="0000:00:13.0")
     tree.set_link("0000:00:13.0", 5.0, 2)
@@ -332,7 +339,7 @@ def test_card_inserted_into_the_empty_slot_is_seen(tmp_path: Path) -> None:
 
 def test_microserver_only_the_real_slot_is_a_slot(tmp_path: Path) -> None:
     tree = microserver_gen10_plus(tmp_path / "sys")
-    found = slots(PcieCollector(tree.root, "/nonexistent").collect(ctx_for(tmp_path)))
+    found = slots(pcie(tree.root, "/nonexistent").collect(ctx_for(tmp_path)))
     assert list(found) == ["0000:00:01.0"]  # the PCH ports are Slot-: onboard I350, iLO, nothing else
     assert found["0000:00:01.0"].occupied and found["0000:00:01.0"].device == "0000:07:00.0"
     assert found["0000:00:01.0"].slot == "slot 1"  # the kernel's slot object, without SMBIOS
@@ -341,7 +348,7 @@ def test_microserver_only_the_real_slot_is_a_slot(tmp_path: Path) -> None:
 def test_unprivileged_config_reads_mean_slots_unknown(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     tree = zimaboard_832(tmp_path / "sys")
     tree.unprivileged()
-    collector = PcieCollector(tree.root, "/nonexistent")
+    collector = pcie(tree.root, "/nonexistent")
     with caplog.at_level(*WARN):
         first = collector.collect(ctx_for(tmp_path))
         collector.collect(ctx_for(tmp_path))
@@ -357,7 +364,7 @@ def test_unprivileged_config_reads_mean_slots_unknown(tmp_path: Path, caplog: py
 def test_unprivileged_with_kernel_slot_objects_reports_those_slots(tmp_path: Path) -> None:
     tree = microserver_gen10_plus(tmp_path / "sys")
     tree.unprivileged()
-    collector = PcieCollector(tree.root, "/nonexistent")
+    collector = pcie(tree.root, "/nonexistent")
     readings = collector.collect(ctx_for(tmp_path))
     found = slots(readings)
     assert list(found) == ["0000:00:01.0"]
@@ -370,8 +377,111 @@ def test_unprivileged_thunderbolt_slot_object_is_not_an_empty_slot(tmp_path: Pat
     tree.add_slot_object("3", "0000:03:00")  # pciehp registers the TB root ports' slots
     tree.add_slot_object("7", "0000:57:00")
     tree.unprivileged()
-    found = slots(PcieCollector(tree.root, "/nonexistent").collect(ctx_for(tmp_path)))
+    found = slots(pcie(tree.root, "/nonexistent").collect(ctx_for(tmp_path)))
     assert list(found) == ["0000:00:1c.0"]
+
+
+# --- repeat runs: fixed facts kept per device, status read every run ------------------------------------
+
+
+def unplug(tree: PcieTree, address: str) -> None:
+    """Hot-removal as the kernel does it: the bus/pci/devices link goes, and the device's directory with it.
+
+    The directory is moved aside rather than deleted: kernfs never gives a new device the inode of one just
+    removed, while this test filesystem would reuse it at once, so the old inode is kept taken.
+    """
+    link = tree.devices / address
+    directory = link.resolve()
+    directory.rename(directory.with_name(f"removed-{address}"))
+    link.unlink()
+
+
+@pytest.mark.parametrize("build", [ms01, microserver_gen10_plus, zimaboard_832])
+@pytest.mark.parametrize("root", [True, False], ids=["root", "unprivileged"])
+def test_repeat_run_on_an_unchanged_tree_reports_what_a_first_run_does(
+    tmp_path: Path, build: Callable[[Path], PcieTree], root: bool
+) -> None:
+    tree = build(tmp_path / "sys")
+    if not root:
+        tree.unprivileged()
+    running = pcie(tree.root, "/nonexistent")
+    first = running.collect(ctx_for(tmp_path))
+    repeat = running.collect(ctx_for(tmp_path))
+    assert repeat == first
+    assert pcie(tree.root, "/nonexistent").collect(ctx_for(tmp_path)) == repeat  # a restart sees the same
+
+
+def test_hot_added_device_is_seen_on_the_next_run(tmp_path: Path) -> None:
+    tree = ms01(tmp_path / "sys")
+    collector = pcie(tree.root, "/nonexistent")
+    assert "0000:03:00.0" not in links(collector.collect(ctx_for(tmp_path)))
+    # An NVMe enclosure on the first USB4 port: the port detects it and trains, pciehp adds the device.
+    tree.update("0000:00:07.0", width=4, slot=Slot(3, presence=True, hot_plug=True, surprise=True))
+    tree.add(Function("0000:03:00.0", 0x144D, 0xA80A, 0x010802, "endpoint", 16.0, 4, 2.5, 4, cap_offset=0x70),
+             parent="0000:00:07.0")  # fmt: skip
+    readings = collector.collect(ctx_for(tmp_path))
+    nvme = links(readings)["0000:03:00.0"]
+    assert (nvme.device, nvme.parent, nvme.port_type, nvme.current_width) == ("144d:a80a", "0000:00:07.0",
+                                                                              "endpoint", 4)
+    assert links(readings)["0000:00:07.0"].current_width == 4
+    assert sorted(slots(readings)) == sorted(MS01_SLOT_PORTS)  # still a hot-plug port, not a card slot
+
+
+def test_hot_removed_device_is_gone_on_the_next_run(tmp_path: Path) -> None:
+    tree = ms01(tmp_path / "sys")
+    collector = pcie(tree.root, "/nonexistent")
+    assert slots(collector.collect(ctx_for(tmp_path)))["0000:00:1d.3"].device == "0000:5a:00.0"
+    # The M.2 Wi-Fi card is removed: its device goes, the port's link drops and presence detect clears.
+    unplug(tree, "0000:5a:00.0")
+    tree.update("0000:00:1d.3", width=0, slot=Slot(15, presence=False))
+    readings = collector.collect(ctx_for(tmp_path))
+    assert "0000:5a:00.0" not in links(readings)
+    slot = slots(readings)["0000:00:1d.3"]
+    assert (slot.occupied, slot.device) == (False, None)
+    assert slot.evidence == "presence detect off, link width 0, nothing on bus 5a"
+
+
+def test_replaced_card_at_the_same_address_is_read_afresh(tmp_path: Path) -> None:
+    tree = ms01(tmp_path / "sys")
+    collector = pcie(tree.root, "/nonexistent")
+    assert links(collector.collect(ctx_for(tmp_path)))["0000:01:00.0"].device == "15b7:5030"
+    # Between two runs the Gen4 x4 SSD is swapped for a Gen3 x2 one, with its capabilities elsewhere.
+    unplug(tree, "0000:01:00.0")
+    tree.add(Function("0000:01:00.0", 0x1987, 0x5013, 0x010802, "endpoint", 8.0, 2, 8.0, 2, cap_offset=0x80),
+             parent="0000:00:06.0")  # fmt: skip
+    tree.set_link("0000:00:06.0", 8.0, 2)
+    reading = links(collector.collect(ctx_for(tmp_path)))["0000:01:00.0"]
+    assert (reading.device, reading.max_speed_gts, reading.max_width, reading.current_width) == (
+        "1987:5013", 8.0, 2, 2,
+    )  # fmt: skip
+    assert (reading.baseline_width, reading.downgraded) == (2, False)  # the new card's own baseline
+
+
+def test_port_link_and_presence_detect_are_read_every_run(tmp_path: Path) -> None:
+    tree = zimaboard_832(tmp_path / "sys")
+    collector = pcie(tree.root, "/nonexistent")
+    assert not slots(collector.collect(ctx_for(tmp_path)))["0000:00:13.0"].occupied
+    # A card is seated but its link has not trained yet: presence detect alone says the slot is taken.
+    tree.update("0000:00:13.0", slot=Slot(2, presence=True))
+    seated = slots(collector.collect(ctx_for(tmp_path)))["0000:00:13.0"]
+    assert seated.occupied and seated.evidence.startswith("presence detect on, link width 0")
+    # Then the link trains at x2.
+    tree.set_link("0000:00:13.0", 5.0, 2)
+    readings = collector.collect(ctx_for(tmp_path))
+    assert (links(readings)["0000:00:13.0"].current_speed_gts, links(readings)["0000:00:13.0"].current_width) == (
+        5.0, 2,
+    )  # fmt: skip
+    assert "link width 2" in slots(readings)["0000:00:13.0"].evidence
+
+
+def test_config_space_unreadable_at_first_sight_is_read_again(tmp_path: Path) -> None:
+    tree = zimaboard_832(tmp_path / "sys")
+    tree.write("0000:00:13.0", "config", "")  # e.g. EIO while the port was powering up
+    collector = pcie(tree.root, "/nonexistent")
+    assert "0000:00:13.0" not in slots(collector.collect(ctx_for(tmp_path)))
+    tree.update("0000:00:13.0")  # readable again: the same device, its config space back
+    slot = slots(collector.collect(ctx_for(tmp_path)))["0000:00:13.0"]
+    assert "presence detect off" in slot.evidence and not slot.occupied
 
 
 # --- SMBIOS labels -------------------------------------------------------------------------------------
@@ -379,7 +489,7 @@ def test_unprivileged_thunderbolt_slot_object_is_not_an_empty_slot(tmp_path: Pat
 
 def test_smbios_designation_matched_by_device_address(tmp_path: Path, printing: Callable[[str], str]) -> None:
     tree = microserver_gen10_plus(tmp_path / "sys")
-    found = slots(PcieCollector(tree.root, printing(MICROSERVER_DMI)).collect(ctx_for(tmp_path)))
+    found = slots(pcie(tree.root, printing(MICROSERVER_DMI)).collect(ctx_for(tmp_path)))
     slot = found["0000:00:01.0"]
     assert (slot.slot, slot.designation, slot.slot_type, slot.width) == (
         "PCI-E Slot 1", "PCI-E Slot 1", "PCI Express 3", "x16",
@@ -390,7 +500,7 @@ def test_smbios_designation_matched_by_device_address(tmp_path: Path, printing: 
 def test_smbios_designation_matched_by_root_port_address(tmp_path: Path, printing: Callable[[str], str]) -> None:
     tree = zimaboard_832(tmp_path / "sys")
     dump = "# dmidecode 3.4\n\n" + dmi_slot("J6C1", "0000:00:13.0")
-    found = slots(PcieCollector(tree.root, printing(dump)).collect(ctx_for(tmp_path)))
+    found = slots(pcie(tree.root, printing(dump)).collect(ctx_for(tmp_path)))
     assert found["0000:00:13.0"].designation == "J6C1" and not found["0000:00:13.0"].occupied
     assert found["0000:00:14.0"].designation == ""
 
@@ -410,7 +520,7 @@ def test_untrustworthy_smbios_records_label_nothing(
     tmp_path: Path, printing: Callable[[str], str], dump: str
 ) -> None:
     tree = zimaboard_832(tmp_path / "sys")
-    found = slots(PcieCollector(tree.root, printing("# dmidecode 3.4\n\n" + dump)).collect(ctx_for(tmp_path)))
+    found = slots(pcie(tree.root, printing("# dmidecode 3.4\n\n" + dump)).collect(ctx_for(tmp_path)))
     assert [s.designation for s in found.values()] == ["", "", ""]
     assert [s.slot for s in found.values()] == ["port 0000:00:13.0", "port 0000:00:14.0", "port 0000:00:14.1"]
 
@@ -428,7 +538,7 @@ def test_dmidecode_failure_is_logged_once_and_links_still_come(
     tmp_path: Path, program: Callable[[str], str], caplog: pytest.LogCaptureFixture, body: str, reason: str
 ) -> None:
     tree = zimaboard_832(tmp_path / "sys")
-    collector = PcieCollector(tree.root, program(body))
+    collector = pcie(tree.root, program(body))
     with caplog.at_level(*WARN):
         first = collector.collect(ctx_for(tmp_path))
         second = collector.collect(ctx_for(tmp_path))
@@ -441,7 +551,7 @@ def test_dmidecode_failure_is_logged_once_and_links_still_come(
 def test_missing_dmidecode_program(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     tree = zimaboard_832(tmp_path / "sys")
     with caplog.at_level(*WARN):
-        readings = PcieCollector(tree.root, str(tmp_path / "no-such-dmidecode")).collect(ctx_for(tmp_path))
+        readings = pcie(tree.root, str(tmp_path / "no-such-dmidecode")).collect(ctx_for(tmp_path))
     assert len(slots(readings)) == 3
     assert any("not found" in r.getMessage() for r in caplog.records)
 
@@ -450,7 +560,7 @@ def test_hung_dmidecode_costs_only_part_of_the_deadline(
     tmp_path: Path, program: Callable[[str], str], caplog: pytest.LogCaptureFixture
 ) -> None:
     tree = zimaboard_832(tmp_path / "sys")
-    collector = PcieCollector(tree.root, program("exec sleep 60"))
+    collector = pcie(tree.root, program("exec sleep 60"))
     started = time.monotonic()
     with caplog.at_level(*WARN):
         readings = collector.collect(ctx_for(tmp_path, seconds=3.0))
@@ -463,11 +573,11 @@ def test_hung_dmidecode_costs_only_part_of_the_deadline(
 def test_smbios_table_is_read_once_per_collector(tmp_path: Path, printing: Callable[[str], str]) -> None:
     tree = microserver_gen10_plus(tmp_path / "sys")
     dmidecode = printing(MICROSERVER_DMI)
-    collector = PcieCollector(tree.root, dmidecode)
+    collector = pcie(tree.root, dmidecode)
     for _ in range(3):
         collector.collect(ctx_for(tmp_path))
     assert len(calls(tmp_path)) == 1
-    reloaded = PcieCollector(tree.root, dmidecode)  # what SIGHUP does: daemon.build makes new collectors
+    reloaded = pcie(tree.root, dmidecode)  # what SIGHUP does: daemon.build makes new collectors
     assert slots(reloaded.collect(ctx_for(tmp_path)))["0000:00:01.0"].designation == "PCI-E Slot 1"
     assert len(calls(tmp_path)) == 2
 
@@ -475,6 +585,6 @@ def test_smbios_table_is_read_once_per_collector(tmp_path: Path, printing: Calla
 def test_state_dir_is_created(tmp_path: Path) -> None:
     tree = ms01(tmp_path / "sys")
     ctx = RunContext(deadline=time.monotonic() + 10, state_dir=tmp_path / "deep" / "state")
-    PcieCollector(tree.root, "/nonexistent").collect(ctx)
+    pcie(tree.root, "/nonexistent").collect(ctx)
     assert (tmp_path / "deep" / "state" / BASELINE_FILE).is_file()
     assert os.stat(tmp_path / "deep" / "state" / BASELINE_FILE).st_size > 0
