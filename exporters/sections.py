@@ -45,8 +45,7 @@ class PrometheusConfig:
 PROMETHEUS = c.Section(
     name="prometheus",
     table=c.Table({"listen": _listen, "web_config": c.optional_path, "textfile": c.optional_path}),
-    build=lambda v: PrometheusConfig(listen=v.get("listen", DEFAULT_LISTEN), web_config=v.get("web_config", None),
-                                     textfile=v.get("textfile", None)),
+    build=c.by_field_names(PrometheusConfig),
 )
 
 
@@ -78,15 +77,6 @@ def _topic(value: Any) -> str:
     return text
 
 
-def _mqtt_build(v: c.Values) -> MqttConfig:
-    return MqttConfig(
-        host=v.get("host", ""), port=v.get("port", 1883), tls=v.get("tls", False), ca_file=v.get("ca_file", None),
-        cert_file=v.get("cert_file", None), key_file=v.get("key_file", None), username=v.get("username", ""),
-        password_file=v.get("password_file", None), base_topic=v.get("base_topic", "physgap"),
-        discovery_prefix=v.get("discovery_prefix", "homeassistant"), client_id=v.get("client_id", ""),
-        protocol=v.get("protocol", "3.1.1"), interval=v.get("interval", 60.0))
-
-
 def _mqtt_cross(v: c.Values) -> Iterable[c.Issue]:
     tls = v.get("tls", False)
     for key in ("ca_file", "cert_file", "key_file"):
@@ -116,7 +106,7 @@ MQTT = c.Section(
         "protocol": c.enum("3.1.1", "5"),
         "interval": c.duration,
     }),
-    build=_mqtt_build,
+    build=c.by_field_names(MqttConfig),
     cross=_mqtt_cross,
 )
 

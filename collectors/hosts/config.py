@@ -27,6 +27,5 @@ def _hosts(value: object) -> tuple[str, ...]:
 SECTION = c.Section(
     name="hosts",
     table=c.Table({"members": c.optional_path, "compute": _hosts, "interval": c.duration}),
-    build=lambda v: HostsConfig(members=v.get("members", DEFAULT_MEMBERS), compute=v.get("compute", ()),
-                                interval=v.get("interval", None)),
+    build=c.by_field_names(HostsConfig),
 )

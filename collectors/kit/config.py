@@ -169,6 +169,16 @@ class Values:
         return self.children.get(child, ())
 
 
+def by_field_names(config: Callable[..., C]) -> Callable[[Values], C]:
+    """`build` for a section whose keys are its typed config's field names: a key not written takes the
+    dataclass default, so each default is stated once, on the dataclass."""
+
+    def build(values: Values) -> C:
+        return config(**values.keys)
+
+    return build
+
+
 def _no_issues(values: Values) -> Iterable[Issue]:
     del values
     return ()

@@ -17,6 +17,5 @@ class PcieConfig:
 SECTION = c.Section(
     name="pcie",
     table=c.Table({"dmidecode": c.nonempty_string, "interval": c.duration, "timeout": c.duration}),
-    build=lambda v: PcieConfig(dmidecode=v.get("dmidecode", "dmidecode"), interval=v.get("interval", None),
-                               timeout=v.get("timeout", 20.0)),
+    build=c.by_field_names(PcieConfig),
 )

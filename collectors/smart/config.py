@@ -61,7 +61,5 @@ SECTION = c.Section(
     table=c.Table({"smartctl": c.nonempty_string, "devices": devices, "interval": c.duration,
                    "timeout": c.duration, "concurrency": c.int_range(1, 64),
                    "force_after": c.int_range(0, 10_000)}),
-    build=lambda v: SmartConfig(smartctl=v.get("smartctl", "smartctl"), devices=v.get("devices", ()),
-                                interval=v.get("interval", 600.0), timeout=v.get("timeout", 60.0),
-                                concurrency=v.get("concurrency", 4), force_after=v.get("force_after", 0)),
+    build=c.by_field_names(SmartConfig),
 )

@@ -17,6 +17,5 @@ class StorageConfig:
 SECTION = c.Section(
     name="storage",
     table=c.Table({"zpool": c.nonempty_string, "interval": c.duration, "timeout": c.duration}),
-    build=lambda v: StorageConfig(zpool=v.get("zpool", "zpool"), interval=v.get("interval", None),
-                                  timeout=v.get("timeout", 30.0)),
+    build=c.by_field_names(StorageConfig),
 )
