@@ -1,7 +1,8 @@
 """The HTTP exporter: one server, one route table, all behind the same web config (TLS, basic auth).
 
-Routes: the telemetry path (/metrics), the landing page at /, a liveness endpoint and the JSON view of the
-gaps. A status page or another JSON view is one more entry in `routes()`.
+Routes: the telemetry path (/metrics), the status page at /, a liveness endpoint and the JSON view of the
+gaps. Another page or JSON view is one more entry in `routes()`; every route sits behind the same TLS and basic
+auth, because the web config wraps the whole app, not a route.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from collectors.model.snapshot import View
-from daemon import __version__
 from exporters.base import ExporterError, ViewSource
 from exporters.http import BindError, HttpServer, serve
 from exporters.prometheus import metrics_route
 from exporters.report import gaps_json
 from exporters.sections import parse_listen_address
+from exporters.status_page import status_page_route
 from exporters.webconfig import WebConfig, WebConfigError, load_web_config
 
 log = logging.getLogger("physgap.exporters.web")
@@ -28,15 +29,6 @@ Route = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 HEALTH_PATH = "/-/healthy"
 VIEW_PATH = "/api/v1/view"
-
-LANDING_PAGE = f"""<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>physgap</title></head>
-<body><h1>physgap {__version__}</h1>
-<p>Physical-layer health of this host: UPS, drives, links, PCIe, out-of-band management.</p>
-<p><a href="metrics">Metrics</a> · <a href="api/v1/view">Gaps as JSON</a></p>
-</body></html>
-""".encode()
-
 
 def _fixed(status: str, content_type: str, body: bytes) -> Route:
     def route(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -59,7 +51,7 @@ def _view_json(current: Callable[[], View]) -> Route:
 
 def routes(current: Callable[[], View], telemetry_path: str = "/metrics") -> dict[str, Route]:
     return {
-        "/": _fixed("200 OK", "text/html; charset=utf-8", LANDING_PAGE),
+        "/": status_page_route(current, telemetry_path),
         telemetry_path: metrics_route(current),
         HEALTH_PATH: _fixed("200 OK", "text/plain; charset=utf-8", b"OK\n"),
         VIEW_PATH: _view_json(current),

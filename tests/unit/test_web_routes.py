@@ -1,5 +1,5 @@
 """The HTTP route table: /metrics cached per View version (ages and process metrics fresh, gzip when
-asked), the landing page, the liveness endpoint, the gaps as JSON, 404 for the rest."""
+asked), the status page at /, the liveness endpoint, the gaps as JSON, 404 for the rest."""
 
 from __future__ import annotations
 
@@ -70,12 +70,26 @@ def test_the_gaps_as_json_follow_the_view() -> None:
     assert document["gaps"][0]["evidence"] == ["md0 survives no further drive failure"]
 
 
-def test_landing_health_custom_telemetry_path_and_404() -> None:
-    store = SnapshotStore("h", lambda s: (), ["pcie"])
+def test_status_page_health_custom_telemetry_path_and_404() -> None:
+    store = SnapshotStore("h", lambda s: (OPEN_P2,), ["pcie"])
     app = build_app(routes(store.current, telemetry_path="/physgap/metrics"))
     status, headers, body = call(app, path="/")
-    assert status == "200 OK" and b'href="metrics"' in body and headers["Content-Type"].startswith("text/html")
+    assert status == "200 OK" and headers["Content-Type"] == "text/html; charset=utf-8"
+    # The status page, not a landing page: the gap table of this View, linking to the moved metrics.
+    assert b'<section id="gaps">' in body and b"md0 survives no further drive failure" in body
+    assert b'href="physgap/metrics"' in body and b'href="api/v1/view"' in body
     assert call(app, path="/-/healthy")[:1] == ("200 OK",)
     assert b"physgap_build_info" in call(app, path="/physgap/metrics")[2]
     assert call(app, path="/metrics")[0] == "404 Not Found"  # moved, not served twice
     assert call(app, path="/nope")[0] == "404 Not Found"
+    assert call(app, path="/index.html")[0] == "404 Not Found"
+
+
+def test_the_status_page_follows_the_view_like_the_metrics() -> None:
+    store = SnapshotStore("pve1", lambda s: (OPEN_P2,) if s.status("smart") and s.status("smart").success else (),
+                          ["smart"])
+    app = build_app(routes(store.current))
+    assert b"No gap rules are enabled." in call(app, path="/")[2]
+    store.record(CollectorStatus("smart", True, readings=(drive(read_at=0.0),)))
+    body = call(app, path="/")[2]
+    assert b"md0 survives no further drive failure" in body and b"wwn-0x5000c500a1" in body
