@@ -9,15 +9,18 @@ validates a section a second time.
 
 from __future__ import annotations
 
+import os
 import re
 import socket
+import stat
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from collectors.kit import config as c
+from collectors.kit.command import program_problem
 from collectors.kit.config import parse_duration
 from collectors.model.gaps import GapOverride
 from collectors.model.severity import SEVERITIES
@@ -30,6 +33,14 @@ __all__ = ["DEFAULT_CONFIG_PATH", "Config", "ConfigError", "ConfigProblem", "Dae
            "load_config", "parse_duration", "parse_listen_address", "resolve_config_path"]
 
 DEFAULT_CONFIG_PATH = Path("/etc/physgap/physgap.toml")
+# The shipped example with every key is 6 KB; a file a thousand times larger is not a configuration, and
+# reading it (or /dev/zero) must not cost the daemon its memory.
+MAX_CONFIG_BYTES = 1024 * 1024
+# physgap's deepest setting is three levels (a table inside smart.devices, gaps.P5.severity). TOML
+# parsers recurse per level, and tomllib spends quadratic time on long dotted keys (80 KB of "k.k.k..."
+# took 24 s): both are refused before parsing, far above anything a physgap file needs.
+MAX_NESTING = 32
+MAX_KEY_PARTS = 32
 
 
 @dataclass(frozen=True)
@@ -45,8 +56,9 @@ class ConfigProblem:
 
 
 class ConfigError(Exception):
-    def __init__(self, problems: list[ConfigProblem]) -> None:
+    def __init__(self, problems: list[ConfigProblem], warnings: tuple[ConfigProblem, ...] = ()) -> None:
         self.problems = problems
+        self.warnings = warnings  # found in the same pass; said alongside the problems
         super().__init__("\n".join(str(p) for p in problems))
 
 
@@ -79,11 +91,14 @@ class Config:
     sources: Mapping[str, Any] = field(default_factory=dict)
     # Sections written in the file whose source is registered but not built yet (the "pending" warning).
     pending: tuple[str, ...] = ()
+    # What is valid but will not work on this host as it is now (a configured program that is missing).
+    warnings: tuple[ConfigProblem, ...] = ()
 
 
 DAEMON = c.Section(
     name="daemon",
-    table=c.Table({"host": c.host, "role": c.enum("compute", "nas", "other"), "interval": c.duration,
+    # interval is every collector's default: the shared collector bounds (1 s .. 1 d, see c.interval).
+    table=c.Table({"host": c.host, "role": c.enum("compute", "nas", "other"), "interval": c.interval,
                    "state_dir": c.path, "sysfs": c.path, "procfs": c.path}),
     build=lambda v: DaemonConfig(host=v.get("host", "") or socket.gethostname(), role=v.get("role", "other"),
                                  interval=v.get("interval", 30.0),
@@ -96,38 +111,55 @@ _GAP_ID = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Line lookup: tomllib reports no positions, so find `key =` under its header in the source text.
+# Line lookup: tomllib reports no positions, so find `key =` under its header in the source text. The text
+# is indexed once: a file with thousands of mistakes must not cost thousands of passes over it.
 
 _HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\-\" ]+?)\s*\]\]?\s*(?:#.*)?$")
+_KEY = re.compile(r"\s*\"?([A-Za-z0-9_\-]+)\"?\s*=")
 
 
-def _locate(text: str, section: str | None, index: int | None, key: str | None) -> int | None:
-    current: str | None = None
-    seen: dict[str, int] = {}
-    section_line: int | None = None
-    for number, line in enumerate(text.splitlines(), start=1):
-        header = _HEADER.match(line)
-        if header:
-            name = header.group(2).replace('"', "").replace(" ", "")
-            occurrence = seen.get(name, -1) + 1
-            seen[name] = occurrence
-            current = name if (index is None or occurrence == index) else f"{name}#{occurrence}"
-            if current == section and section_line is None:
-                section_line = number
-                if key is None:
-                    return number
-            continue
-        if current == section and key is not None:
-            match = re.match(r"\s*\"?([A-Za-z0-9_\-]+)\"?\s*=", line)
-            if match and match.group(1) == key:
-                return number
-    if section is None and key is not None:
+class _Lines:
+    """Where each header and each `key =` line is: by header name and occurrence ([[ups.nut]] #1)."""
+
+    def __init__(self, text: str) -> None:
+        self.headers: dict[str, list[int]] = {}
+        # (header name, occurrence) -> key -> first line; the top level (before any header) is ("", 0).
+        self.keys: dict[tuple[str, int], dict[str, int]] = {}
+        current = ("", 0)
         for number, line in enumerate(text.splitlines(), start=1):
-            if _HEADER.match(line):
-                break
-            if re.match(rf"\s*{re.escape(key)}\s*=", line):
-                return number
-    return section_line
+            header = _HEADER.match(line)
+            if header:
+                name = header.group(2).replace('"', "").replace(" ", "")
+                lines = self.headers.setdefault(name, [])
+                current = (name, len(lines))
+                lines.append(number)
+                continue
+            match = _KEY.match(line)
+            if match:
+                self.keys.setdefault(current, {}).setdefault(match.group(1), number)
+
+    def section_of(self, line: int) -> str:
+        """The header a line sits under ("" at the top level)."""
+        found, start = "", 0
+        for name, lines in self.headers.items():
+            for number in lines:
+                if start < number <= line:
+                    found, start = name, number
+        return found
+
+    def locate(self, section: str | None, index: int | None, key: str | None) -> int | None:
+        if section is None:
+            return self.keys.get(("", 0), {}).get(key) if key is not None else None
+        headers = self.headers.get(section, [])
+        occurrences = range(len(headers)) if index is None else [index] if index < len(headers) else []
+        if key is not None:
+            for occurrence in occurrences:
+                line = self.keys.get((section, occurrence), {}).get(key)
+                if line is not None:
+                    return line
+        for occurrence in occurrences:
+            return headers[occurrence]
+        return None
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -146,34 +178,209 @@ def load_config(path: Path | None) -> Config:
     """Read and check `path`; None means built-in defaults (every source auto-detected)."""
     if path is None:
         return _Loader("<defaults>", "").load({})
-    try:
-        raw_text = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError([ConfigProblem(str(path), None, "-", f"cannot read: {exc.strerror or exc}")]) from None
-    try:
-        text = raw_text.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError([ConfigProblem(str(path), None, "-", f"not UTF-8 text ({exc.reason})")]) from None
+    source = str(path)
+    text = _read_text(path)
+    deep = _too_deep(text)
+    if deep is not None:
+        raise ConfigError([ConfigProblem(source, None, "-", deep)])
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        line_match = re.search(r"line (\d+)", str(exc))
-        line = int(line_match.group(1)) if line_match else None
-        raise ConfigError([ConfigProblem(str(path), line, "-", f"not valid TOML: {exc}")]) from None
-    return _Loader(str(path), text).load(document)
+        raise ConfigError([_syntax_problem(source, text, exc)]) from None
+    except ValueError:
+        # int() refuses more than 4300 digits (CVE-2020-10735) and tomllib lets that through.
+        long_number = re.search(r"\d{4300,}", text)
+        line = text.count("\n", 0, long_number.start()) + 1 if long_number else None
+        raise ConfigError([ConfigProblem(source, line, "-", "not valid TOML: a number too long to read (more "
+                                                            "than 4300 digits)")]) from None
+    except RecursionError:  # _too_deep should have said so; never a traceback either way
+        raise ConfigError([ConfigProblem(source, None, "-", "nested too deeply to read")]) from None
+    try:
+        return _Loader(source, text).load(document)
+    except RecursionError:
+        raise ConfigError([ConfigProblem(source, None, "-", "nested too deeply to check")]) from None
+
+
+def _read_text(path: Path) -> str:
+    source = str(path)
+
+    def fail(problem: str) -> ConfigError:
+        return ConfigError([ConfigProblem(source, None, "-", problem)])
+
+    try:
+        # O_NONBLOCK: a FIFO in the config's place must not hang check-config or a SIGHUP reload.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except (OSError, ValueError) as exc:
+        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise fail(f"cannot read: {detail}") from None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise fail("cannot read: is a directory")
+        if not stat.S_ISREG(info.st_mode):
+            raise fail("not a regular file (a FIFO, device or socket cannot hold a configuration)")
+        chunks: list[bytes] = []
+        size = 0
+        while size <= MAX_CONFIG_BYTES:
+            chunk = os.read(fd, MAX_CONFIG_BYTES + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as exc:
+        raise fail(f"cannot read: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+    if size > MAX_CONFIG_BYTES:
+        raise fail(f"larger than {MAX_CONFIG_BYTES // 1024} KiB: not a physgap configuration")
+    try:
+        return b"".join(chunks).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise fail(f"not UTF-8 text ({exc.reason})") from None
+
+
+def _too_deep(text: str) -> str | None:
+    """A problem when arrays and inline tables nest deeper, or a dotted key has more parts, than
+    MAX_NESTING / MAX_KEY_PARTS; None otherwise. A linear scan that knows just enough TOML (strings,
+    comments, headers, key versus value position) to count; anything else is tomllib's to judge."""
+    stack: list[str] = []  # "[" array, "{" inline table
+    key_position = True  # a key is being read: at a line's start (top level), after "{" or "," in a table
+    header = False
+    parts = 1
+    line = 1
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "\n":
+            line += 1
+            if not stack:
+                key_position, header, parts = True, False, 1
+        elif ch == "#":
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+            continue
+        elif ch in "\"'":
+            i, line = _skip_string(text, i, line)
+            continue
+        elif ch == "=" and key_position and not header:
+            key_position, parts = False, 1
+        elif ch == "." and key_position:
+            parts += 1
+            if parts > MAX_KEY_PARTS:
+                return (f"a dotted key with more than {MAX_KEY_PARTS} parts (line {line}); no physgap key "
+                        "has more than 3")
+        elif ch == "[":
+            if key_position and not stack:
+                header = True  # [table] or [[array of tables]]: its name is a dotted key
+            else:
+                stack.append("[")
+                key_position = False
+        elif ch == "]":
+            if header:
+                key_position = False
+            elif stack and stack[-1] == "[":
+                stack.pop()
+        elif ch == "{":
+            stack.append("{")
+            key_position, parts = True, 1
+        elif ch == "}":
+            if stack and stack[-1] == "{":
+                stack.pop()
+            key_position = False
+        elif ch == "," and stack:
+            key_position, parts = stack[-1] == "{", 1
+        if len(stack) > MAX_NESTING:
+            return (f"arrays or inline tables nested more than {MAX_NESTING} deep (line {line}); no physgap "
+                    "setting nests more than 3")
+        i += 1
+    return None
+
+
+def _skip_string(text: str, i: int, line: int) -> tuple[int, int]:
+    """From the opening quote at `i`: the index after the string and the line it ends on. An unclosed
+    string ends at the line's end (tomllib reports it)."""
+    quote = text[i]
+    escapes = quote == '"'
+    if text.startswith(quote * 3, i):
+        end = i + 3
+        while end < len(text):
+            if escapes and text[end] == "\\":
+                end += 2
+                continue
+            if text.startswith(quote * 3, end):
+                # Up to two more quotes may belong to the string ("""a"""" is 'a"').
+                end += 3
+                while end < len(text) and text[end] == quote:
+                    end += 1
+                return end, line + text.count("\n", i, end)
+            end += 1
+        return len(text), line + text.count("\n", i)
+    end = i + 1
+    while end < len(text) and text[end] != "\n":
+        if escapes and text[end] == "\\":
+            end += 2
+            continue
+        if text[end] == quote:
+            return end + 1, line
+        end += 1
+    return end, line
+
+
+_TOML_AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
+_UNQUOTED_HINT = ("the usual cause is a string value without quotes: write {key} = \"...\" (only true, false, "
+                  "numbers, [lists] and {{ tables }} go without)")
+_HINTS = (
+    ("Invalid value", _UNQUOTED_HINT),
+    ("Expected newline or end of document after a statement", _UNQUOTED_HINT),
+    ("Illegal character '\\n'", "a string is not closed on this line (its closing quote is missing)"),
+    ("Cannot overwrite a value", "this key is already set above"),
+    ("Cannot declare", "this table is already declared above (a list of tables is written [[name]])"),
+    ("Expected '=' after a key", "a key with spaces or dots must be quoted, or the = is missing"),
+)
+
+
+def _syntax_problem(source: str, text: str, exc: tomllib.TOMLDecodeError) -> ConfigProblem:
+    """A TOML syntax error as `file:line: key: problem`, with a hint at the usual cause. The offending
+    line itself is never quoted: it may hold a secret (an SNMP community) and this ends up in the log."""
+    message = str(exc)
+    at = _TOML_AT.search(message)
+    line: int | None = None
+    where = ""
+    if at:
+        message = message[: at.start()]
+        line, where = int(at.group(1)), f" at column {at.group(2)}"
+    elif message.endswith("(at end of document)"):
+        message, where = message.removesuffix("(at end of document)").rstrip(), " at the end of the file"
+    key = "-"
+    hint = ""
+    lines = text.splitlines()
+    if line is not None and 0 < line <= len(lines):
+        match = _KEY.match(lines[line - 1])
+        if match:
+            section = _Lines(text).section_of(line)
+            key = f"{section}.{match.group(1)}" if section else match.group(1)
+        for start, advice in _HINTS:
+            if message.startswith(start):
+                hint = "; " + advice.format(key=match.group(1) if match else "key")
+                break
+    return ConfigProblem(source, line, key, f"not valid TOML: {message}{where}{hint}")
 
 
 class _Loader:
     def __init__(self, source: str, text: str) -> None:
         self.source = source
-        self.text = text
+        self.lines = _Lines(text)
         self.problems: list[ConfigProblem] = []
+        self.refused: set[tuple[str, str]] = set()  # (section, key) whose value failed its check
 
     def problem(self, section: str | None, index: int | None, key: str, message: str) -> None:
+        self.problems.append(self._at(section, index, key, message))
+
+    def _at(self, section: str | None, index: int | None, key: str, message: str) -> ConfigProblem:
         dotted = ".".join(p for p in (section, key) if p) if key != "-" else (section or "-")
         shown = f"{section}[{index}].{key}" if index is not None else dotted
-        line = _locate(self.text, section, index, None if key == "-" else key)
-        self.problems.append(ConfigProblem(self.source, line, shown, message))
+        line = self.lines.locate(section, index, None if key == "-" else key)
+        return ConfigProblem(self.source, line, shown, message)
 
     def load(self, document: dict[str, Any]) -> Config:
         registered = sources()
@@ -194,8 +401,11 @@ class _Loader:
             for issue in section.cross(checked):
                 where = f"{name}.{issue.child}" if issue.child else name
                 self.problem(where, issue.index, issue.key, issue.problem)
+        warnings = tuple(sorted(self._program_warnings(sections.values(), values), key=lambda p: p.line or 0))
         if self.problems:
-            raise ConfigError(self.problems)
+            # In file order, whichever check found them: the operator fixes the file top to bottom.
+            ordered = sorted(self.problems, key=lambda p: p.line or 0)
+            raise ConfigError(ordered, warnings)
 
         def build(section: c.Section[Any]) -> Any:
             return section.build(values.get(section.name, c.Values()))
@@ -208,7 +418,22 @@ class _Loader:
             gaps=gaps,
             sources={s.section.name: build(s.section) for s in registered},
             pending=tuple(_pending(s, values) for s in registered if s.pending and _written(s, values)),
+            warnings=warnings,
         )
+
+    def _program_warnings(self, sections: Iterable[c.Section[Any]],
+                          values: Mapping[str, c.Values]) -> Iterable[ConfigProblem]:
+        """A configured program that cannot be run is a warning, not an error: the file stays valid for a
+        host that installs it later, and the collector then says the same as its failure reason."""
+        for section in sections:
+            checked = values.get(section.name, c.Values())
+            for program in section.programs:
+                written = program.key in checked.keys
+                if (section.name, program.key) in self.refused or (program.optional and not written):
+                    continue
+                problem = program_problem(checked.get(program.key, program.default))
+                if problem is not None:
+                    yield self._at(section.name, None, program.key, f"warning: {problem}; {program.without}")
 
     def _gaps(self, body: Any) -> dict[str, GapOverride]:
         if not isinstance(body, dict):
@@ -266,6 +491,7 @@ class _Loader:
                 result[key] = check(value)
             except ValueError as exc:
                 self.problem(section, index, key, str(exc))
+                self.refused.add((section, key))
         for key in schema.required:
             if key not in table:
                 self.problem(section, index, key, "missing (required)")

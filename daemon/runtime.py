@@ -97,6 +97,8 @@ class Daemon:
         try:
             config, jobs = self._load()
         except ConfigError as exc:
+            for warning in exc.warnings:
+                log.warning("%s", warning)
             for problem in exc.problems:
                 log.error("%s", problem)
             return 2
@@ -126,6 +128,9 @@ class Daemon:
             if self._reload_requested:
                 self._reload_requested = False
                 config, scheduler = self._reload(config, scheduler, exporters, store)
+            # A collector whose scheduler thread died is restarted here, and reads failed until it runs
+            # again; only one that cannot make progress at all lets the watchdog lapse.
+            scheduler.revive()
             if scheduler.healthy(time.monotonic(), slack=tick * 2):
                 self._notifier.watchdog()
 
@@ -148,6 +153,8 @@ class Daemon:
         jobs = build_jobs(config)
         for warning in not_implemented(config):
             log.warning("%s", warning)
+        for problem in config.warnings:
+            log.warning("%s", problem)
         return config, jobs
 
     def _reload(self, config: Config, scheduler: Scheduler, exporters: list[_Running],
@@ -156,6 +163,8 @@ class Daemon:
         try:
             new_config, jobs = self._load()
         except ConfigError as exc:
+            for warning in exc.warnings:
+                log.warning("%s", warning)
             log.error("reload refused, the running configuration stays in force:\n%s", exc)
             self._notifier.ready("reload refused: bad configuration")
             return config, scheduler

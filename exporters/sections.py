@@ -104,7 +104,9 @@ MQTT = c.Section(
         "discovery_prefix": _topic,
         "client_id": c.nonempty_string,
         "protocol": c.enum("3.1.1", "5"),
-        "interval": c.duration,
+        # How often states are re-published, one broker message per object each time: the shared collector
+        # interval bounds (1 s .. 1 d), so a typo cannot turn the publisher into a flood or a silence.
+        "interval": c.interval,
     }),
     build=c.by_field_names(MqttConfig),
     cross=_mqtt_cross,

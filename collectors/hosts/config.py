@@ -26,6 +26,7 @@ def _hosts(value: object) -> tuple[str, ...]:
 
 SECTION = c.Section(
     name="hosts",
-    table=c.Table({"members": c.optional_path, "compute": _hosts, "interval": c.duration}),
+    # interval: probes of other hosts over the network; the shared 1 s .. 1 d bounds.
+    table=c.Table({"members": c.optional_path, "compute": _hosts, "interval": c.interval}),
     build=c.by_field_names(HostsConfig),
 )

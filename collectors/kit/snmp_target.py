@@ -41,5 +41,5 @@ SNMP_AGENT = c.Table({
     "community_file": c.optional_path,
     "version": c.enum("1", "2c"),
     "name": c.nonempty_string,
-    "timeout": c.duration,
+    "timeout": c.request_timeout,  # per SNMP request: the kit retries once, the run's timeout bounds the total
 }, required=("host",))

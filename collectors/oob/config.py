@@ -33,7 +33,8 @@ TARGET = c.Table({
     "host": c.host,
     "kind": c.enum("amt", "ipmi", "tcp"),
     "port": c.port,
-    "timeout": c.duration,
+    # One probe of one endpoint (an HTTP request to AMT, an IPMI ping): the shared request bounds.
+    "timeout": c.request_timeout,
     "username": c.string,
     "password_file": c.optional_path,
 }, required=("name", "host"))
@@ -60,5 +61,7 @@ def _cross(values: c.Values) -> Iterable[c.Issue]:
             seen.add(name)
 
 
-SECTION = c.Section(name="oob", table=c.Table({"interval": c.duration}), children={"targets": TARGET},
+# interval: network probes of management controllers, which rate-limit and log logins; the shared
+# 1 s .. 1 d bounds.
+SECTION = c.Section(name="oob", table=c.Table({"interval": c.interval}), children={"targets": TARGET},
                     build=_build, cross=_cross)

@@ -16,6 +16,9 @@ class PcieConfig:
 
 SECTION = c.Section(
     name="pcie",
-    table=c.Table({"dmidecode": c.nonempty_string, "interval": c.duration, "timeout": c.duration}),
+    # interval: slots and link training change when a card is plugged or a link retrains, never many times
+    # a second; the shared 1 s .. 1 d bounds. timeout: the shared run bounds (dmidecode gets half of it).
+    table=c.Table({"dmidecode": c.program, "interval": c.interval, "timeout": c.run_timeout}),
     build=c.by_field_names(PcieConfig),
+    programs=(c.ProgramKey("dmidecode", PcieConfig.dmidecode, "PCIe slots will have no SMBIOS labels"),),
 )

@@ -58,8 +58,19 @@ def devices(value: Any) -> tuple[SmartDevice, ...]:
 
 SECTION = c.Section(
     name="smart",
-    table=c.Table({"smartctl": c.nonempty_string, "devices": devices, "interval": c.duration,
-                   "timeout": c.duration, "concurrency": c.int_range(1, 64),
+    table=c.Table({"smartctl": c.program, "devices": devices,
+                   # One smartctl per drive per run, each a process and an ATA/NVMe command (a sleeping
+                   # disk is asked with -n standby and not woken): never more than once a second per
+                   # drive, a higher floor than the NICs' sysfs reads ("1ms" meant 100 smartctl runs a
+                   # second). At most a day, as every interval.
+                   "interval": c.duration_within(1.0, c.DURATION_CEILING),
+                   # One run covers every drive, queued `concurrency` at a time, and smartctl on a dying
+                   # disk can take tens of seconds per drive: up to 30 minutes, a longer ceiling than the
+                   # other collectors; at least 1 s, below which no smartctl answers even on a good day.
+                   "timeout": c.duration_within(1.0, 1800.0),
+                   "concurrency": c.int_range(1, 64),
                    "force_after": c.int_range(0, 10_000)}),
     build=c.by_field_names(SmartConfig),
+    programs=(c.ProgramKey("smartctl", SmartConfig.smartctl,
+                           "drives cannot be read (smartctl comes with smartmontools)"),),
 )

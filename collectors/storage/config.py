@@ -16,6 +16,10 @@ class StorageConfig:
 
 SECTION = c.Section(
     name="storage",
-    table=c.Table({"zpool": c.nonempty_string, "interval": c.duration, "timeout": c.duration}),
+    # interval: every run forks `zpool status`; the shared 1 s .. 1 d bounds. timeout: the shared run
+    # bounds; zpool on a pool with a hung device can block for minutes, which is what the timeout is for.
+    table=c.Table({"zpool": c.program, "interval": c.interval, "timeout": c.run_timeout}),
     build=c.by_field_names(StorageConfig),
+    # Without ZFS there is no zpool, and that is normal: only a zpool the operator wrote is checked.
+    programs=(c.ProgramKey("zpool", StorageConfig.zpool, "ZFS pools will not be reported", optional=True),),
 )

@@ -57,7 +57,8 @@ NUT_SERVER = c.Table({
     "password_file": c.optional_path,
     "starttls": c.boolean,
     "ca_file": c.optional_path,
-    "timeout": c.duration,
+    # Per request to upsd (a loopback upsd answers in about 3 ms): the shared request bounds.
+    "timeout": c.request_timeout,
 })
 def _build(values: c.Values) -> UpsConfig:
     # Every entry passed its table's checks, whose keys are the dataclasses' fields: what is not written
@@ -86,7 +87,9 @@ def _ups_name(entry: Mapping[str, Any], index: int) -> Iterable[c.Issue]:
 
 SECTION = c.Section(
     name="ups",
-    table=c.Table({"interval": c.duration, "timeout": c.duration, "upsmon_conf": c.optional_path,
+    # interval: upsd refreshes a driver's data every 2 s by default, so polling faster than once a second
+    # reads the same values again; the shared 1 s .. 1 d bounds. timeout: the shared run bounds.
+    table=c.Table({"interval": c.interval, "timeout": c.run_timeout, "upsmon_conf": c.optional_path,
                    "autodetect": c.boolean}),
     children={"nut": NUT_SERVER, "snmp": SNMP_AGENT},
     build=_build,

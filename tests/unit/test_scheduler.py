@@ -169,3 +169,92 @@ def test_a_late_run_of_the_previous_configuration_is_dropped(tmp_path: Path) -> 
     release.set()
     time.sleep(0.3)
     assert list(store.current().snapshot.collectors) == ["nic"]
+
+
+# --- nothing ends a collector's schedule silently (issue 8, item 6) ----------------------------------------
+
+
+class Flaky:
+    """A store subscriber (as an exporter is) that raises on the calls listed, then behaves."""
+
+    def __init__(self, *failing_calls: int, error: BaseException | None = None) -> None:
+        self.failing = set(failing_calls)
+        self.error = error or RuntimeError("exporter bug")
+        self.calls = 0
+        self.errors: list[str] = []
+
+    def __call__(self, view: object) -> None:
+        self.calls += 1
+        status = view.snapshot.status("x")  # type: ignore[attr-defined]
+        if status is not None and status.error:
+            self.errors.append(status.error)
+        if self.calls in self.failing:
+            raise self.error
+
+
+def test_a_collector_that_exits_reads_failed_not_empty(tmp_path: Path) -> None:
+    class Exiting:
+        name = "exiting"
+
+        def collect(self, ctx: RunContext) -> Sequence[AnyReading]:
+            raise SystemExit(3)
+
+    store = store_for("exiting")
+    Scheduler([Job(Exiting(), 1, 1)], store, tmp_path).run_once()
+    status = store.current().snapshot.collectors["exiting"]
+    assert (status.success, status.error) == (False, "internal error: SystemExit: 3")
+
+
+def test_an_error_around_the_run_is_reported_and_the_schedule_goes_on(tmp_path: Path) -> None:
+    collector = Counting("x")
+    store = store_for("x")
+    flaky = Flaky(1)
+    store.subscribe(flaky)
+    scheduler = Scheduler([Job(collector, 0.05, 1)], store, tmp_path)
+    scheduler.start()
+    try:
+        wait_for(lambda: collector.runs >= 3)
+        assert "scheduler error: RuntimeError: exporter bug" in flaky.errors
+        wait_for(lambda: store.current().snapshot.collectors["x"].success is True)
+    finally:
+        scheduler.stop()
+
+
+def test_a_dead_supervisor_is_revived_and_says_why(tmp_path: Path) -> None:
+    collector = Counting("x")
+    store = store_for("x")
+    # Calls 1 and 2: the run's report and the guard's own report both raise, so the thread ends.
+    flaky = Flaky(1, 2, error=SystemExit("bye"))
+    store.subscribe(flaky)
+    scheduler = Scheduler([Job(collector, 0.05, 1)], store, tmp_path)
+    scheduler.start()
+    try:
+        revived: list[str] = []
+
+        def revive() -> bool:
+            revived.extend(scheduler.revive())
+            return bool(revived)
+
+        wait_for(revive)
+        assert revived == ["x"]
+        assert "scheduler thread died (SystemExit: bye); restarted" in flaky.errors
+        runs = collector.runs
+        wait_for(lambda: collector.runs > runs)
+        wait_for(lambda: store.current().snapshot.collectors["x"].success is True)
+    finally:
+        scheduler.stop()
+
+
+def test_a_supervisor_that_cannot_be_revived_stops_the_watchdog(tmp_path: Path) -> None:
+    collector = Counting("x")
+    store = store_for("x")
+    store.subscribe(Flaky(*range(1, 10_000), error=SystemExit("always")))
+    scheduler = Scheduler([Job(collector, 0.05, 0.1)], store, tmp_path)
+    scheduler.start()
+    try:
+        assert scheduler.healthy(time.monotonic(), slack=0.1)
+        time.sleep(0.5)
+        assert scheduler.revive() == []  # its report raises every time: no restart
+        assert not scheduler.healthy(time.monotonic(), slack=0.1)
+    finally:
+        scheduler.stop()
