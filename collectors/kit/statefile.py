@@ -1,10 +1,13 @@
-"""Files in the state directory (per-device baselines): atomic writes, and corrupt files set aside."""
+"""Files in the state directory (per-device baselines): atomic writes, corrupt files set aside, and only
+regular files read: a FIFO, socket, device node or directory in a state file's place is refused without
+ever blocking on it (a FIFO nobody writes to would block a plain open() forever) and set aside."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import stat
 import tempfile
 import time
 from collections.abc import Callable
@@ -14,6 +17,51 @@ from typing import Any, Generic, TypeVar
 from collectors.kit.warnonce import WarnOnce
 
 T = TypeVar("T")
+
+# State files hold a few entries per drive or PCIe device (tens of KB); anything this large is not one of
+# them, and reading it whole would cost the daemon's memory.
+MAX_STATE_BYTES = 4 * 1024 * 1024
+_READ_CHUNK = 64 * 1024
+
+
+class NotRegularFile(OSError):
+    """A path that must be a regular file is something else (FIFO, socket, device, directory)."""
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISDIR, "a directory")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def read_regular(path: Path, limit: int = MAX_STATE_BYTES) -> bytes:
+    """The bytes of a regular file, at most `limit` (ValueError beyond it). Never blocks on a FIFO and never
+    opens a device: refused with NotRegularFile, checked by name before opening (opening a device node can
+    have effects: /dev/watchdog arms on open) and again on the open descriptor (the name may have been
+    swapped in between; O_NONBLOCK keeps that open from waiting for a FIFO writer)."""
+    mode = os.stat(path).st_mode
+    if not stat.S_ISREG(mode):
+        raise NotRegularFile(_kind(mode))
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotRegularFile(_kind(mode))
+        chunks: list[bytes] = []
+        size = 0
+        while size <= limit:
+            chunk = os.read(fd, _READ_CHUNK)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:
+            raise ValueError(f"larger than {limit} bytes")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def write_atomically(path: Path, data: str | bytes, mode: int | None = None) -> None:
@@ -43,7 +91,13 @@ def write_atomically(path: Path, data: str | bytes, mode: int | None = None) -> 
 
 def set_aside(path: Path) -> str:
     """Move a corrupt file out of the way (kept for a post-mortem); returns what happened, for the log."""
-    aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
+    stamp = f"{path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}"
+    aside = path.with_name(stamp)
+    # Never over an earlier one set aside in the same second: that is evidence too.
+    for number in range(1, 100):
+        if not os.path.lexists(aside):
+            break
+        aside = path.with_name(f"{stamp}-{number}")
     try:
         os.replace(path, aside)
     except OSError as exc:
@@ -70,19 +124,30 @@ class JsonStateFile(Generic[T]):
         self._what = what  # for messages: "PCIe baseline", "SMART state"
 
     def load(self, state_dir: Path) -> tuple[T, bool]:
-        """(value, dirty): dirty when the file was corrupt and the fresh value should be written back."""
+        """(value, dirty): dirty when the file was corrupt or not a file, and a fresh one should be written."""
         path = state_dir / self._name
         try:
-            text = path.read_text(encoding="utf-8")
+            text = read_regular(path).decode("utf-8")
         except FileNotFoundError:
             return self._empty(), False
-        except (OSError, ValueError) as exc:
+        except NotRegularFile as exc:
+            # Moved out of the way (kept for a post-mortem) so that the next save can write a real file.
+            where = set_aside(path)
+            self._warn.warn(f"state-special:{path}", "%s %s is %s, not a regular file; %s; starting afresh",
+                            self._what, path, exc, where)
+            return self._empty(), True
+        except ValueError as exc:  # too large, or not UTF-8: not a state file physgap wrote
+            where = set_aside(path)
+            self._warn.warn(f"state-corrupt:{path}", "%s %s is corrupt (%s); %s; rebuilding it",
+                            self._what, path, exc, where)
+            return self._empty(), True
+        except OSError as exc:
             self._warn.warn(f"state-read:{path}", "cannot read %s %s: %s; starting afresh in memory",
                             self._what, path, exc)
             return self._empty(), False
         try:
             return self._decode(json.loads(text)), False
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
             where = set_aside(path)
             self._warn.warn(f"state-corrupt:{path}", "%s %s is corrupt (%s); %s; rebuilding it",
                             self._what, path, exc, where)

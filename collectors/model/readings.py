@@ -94,7 +94,9 @@ class DriveReading:
     `state` says how fresh it is: "read" (data from this check), "standby" (the disk was asleep and was
     not woken: the counters are those of the last read, `read_at` says when), "unreachable" (the last
     query failed: open failed, timeout, garbage; the values are the last read's), "unsupported" (a VM
-    disk, a RAID volume, anything without SMART: never a failure).
+    disk, a RAID volume, anything without SMART: never a failure). A listed or scanned drive that was never
+    read (hung, open failed, smartctl missing, asleep since the start) is still a reading: `health` None,
+    `reason` saying why, identity from the state file or the /dev name ("dev-sdb").
     """
 
     drive: str  # stable identity: "wwn-0x5000c500a1b2c3d4", else "model_serial" (NVMe: EUI-64 when given)
@@ -123,6 +125,9 @@ class DriveReading:
     available_spare_threshold_ratio: float | None = None
     crc_errors: int | None = None  # ATA 199: cable/backplane, not media
     kernel_name: str = ""  # "sda", "nvme0n1": how md/ZFS members are matched to this drive
+    # Why this is not a fresh read (state unreachable or standby), for the report: "/dev/sdb: smartctl killed
+    # after 27.0s without an answer". Names the /dev path, never a serial.
+    reason: str = ""
 
     @property
     def smart_supported(self) -> bool:
@@ -162,6 +167,12 @@ class ArrayReading:
     degraded: bool
     sync_action: str = ""  # "resync", "recovery", "resilver", "scrub", "scrub paused", "" when idle
     sync_progress_ratio: float | None = None  # 0..1 while a sync runs and reports progress
+    # Devices that belong to the array without holding its data (not in `members`, not in `redundancy`),
+    # as whole-disk kernel names: hot spares (md and ZFS), ZFS log (SLOG) and cache (L2ARC) devices.
+    spares: tuple[str, ...] = ()
+    logs: tuple[str, ...] = ()
+    caches: tuple[str, ...] = ()
+    log_redundancy: int = 0  # log device failures the pool's log vdevs survive now (a mirrored SLOG: 1)
 
 
 # The ups.status flags NUT documents: each gets an explicit series (0 or 1) wherever flags are exported, and a
@@ -247,4 +258,15 @@ class SlotScan:
     reason: str  # what was read, or why slots could not be determined
 
 
-AnyReading = Reading | SlotScan
+@dataclass(frozen=True)
+class StorageScan:
+    """Whether every array source present on this host could be read (md, ZFS), and if not, why.
+
+    Without it a failing `zpool status` would look like a host without pools: absent and fine.
+    """
+
+    complete: bool
+    reason: str  # "" when complete; else which source could not be read and why
+
+
+AnyReading = Reading | SlotScan | StorageScan

@@ -14,6 +14,9 @@ What the captures taught (see ../shared/notes/smart.md and the corpus SOURCES.md
   from `temperature.current`, never from attribute 194.
 - VM disks (QEMU/virtio, VirtualBox, Hyper-V, VMware) and RAID logical volumes have no physical SMART:
   `unsupported` says so, so that nobody reports them as failed.
+- Numbers outside what a drive can report (collectors.smart.ranges: a temperature of -27 °C, a
+  4294967295 pending-sector filler) are dropped here and named in `implausible`, so the verdict never
+  judges them and no exporter shows them.
 - scrutiny stored some captures without the `smartctl` header block; a document that still carries
   smartctl's `device` block is accepted (exit status 0, no messages), anything else without `smartctl`
   is not smartctl output.
@@ -27,6 +30,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
+
+from collectors.smart.ranges import (
+    CAPACITY_BYTES,
+    COUNT,
+    PERCENTAGE_USED,
+    POWER_ON_SECONDS,
+    SPARE_PERCENT,
+    TEMPERATURE_CELSIUS,
+    plausible,
+    plausible_int,
+)
 
 PROTOCOLS = ("ATA", "NVMe", "SCSI")
 # `-n standby,STATUS`: the exit status smartctl returns when it skipped a sleeping disk. Its default, 2, is
@@ -145,6 +159,7 @@ class SmartFacts:
     has_data: bool
     power_mode: str = ""  # "STANDBY", "IDLE_A", ... when smartctl reported one (message or 7.5 power_mode)
     smartctl_version: str = ""  # "7.3", "" when the header is missing
+    implausible: tuple[str, ...] = ()  # values dropped as outside their plausible range, for a debug log
 
     @property
     def state(self) -> str:
@@ -279,12 +294,13 @@ def parse_smartctl_json(text: str | bytes) -> SmartFacts:
         _str(document.get("firmware_version")) or _str(document.get("scsi_revision")) or _str(document.get("revision"))
     )
 
+    dropped: list[str] = []
     attributes = _attributes(document)
-    nvme = _nvme(document)
+    nvme = _nvme(document, dropped)
     smart_status = _obj(document, "smart_status")
     smart_passed = _bool(smart_status.get("passed")) if smart_status is not None else None
-    grown = _uint(document.get("scsi_grown_defect_list"))
-    uncorrected = _scsi_uncorrected(document)
+    grown = plausible_int("SCSI grown defect list", _int(document.get("scsi_grown_defect_list")), COUNT, dropped)
+    uncorrected = _scsi_uncorrected(document, dropped)
     has_data = bool(smart_passed is not None or attributes or nvme is not None or grown is not None
                     or uncorrected is not None)  # fmt: skip
 
@@ -328,11 +344,11 @@ def parse_smartctl_json(text: str | bytes) -> SmartFacts:
         firmware=firmware,
         wwn=_wwn(document),
         nvme_eui64=_eui64(document),
-        capacity_bytes=_capacity(document),
+        capacity_bytes=_capacity(document, dropped),
         rotational=False if protocol == "NVMe" else _rotational(document.get("rotation_rate")),
         smart_passed=smart_passed,
-        temperature_celsius=_temperature(document, nvme),
-        power_on_seconds=_power_on_seconds(document),
+        temperature_celsius=_temperature(document, nvme, dropped),
+        power_on_seconds=_power_on_seconds(document, dropped),
         attributes=MappingProxyType(attributes),
         nvme=nvme,
         scsi_grown_defects=grown,
@@ -340,6 +356,7 @@ def parse_smartctl_json(text: str | bytes) -> SmartFacts:
         has_data=has_data,
         power_mode=power_mode,
         smartctl_version=version,
+        implausible=tuple(dropped),
     )
 
 
@@ -353,9 +370,15 @@ def drive_identity(facts: SmartFacts) -> str:
         return "wwn-" + facts.wwn
     if facts.nvme_eui64:
         return "eui-" + facts.nvme_eui64
-    if not facts.serial:
+    return serial_identity(facts.model, facts.serial)
+
+
+def serial_identity(model: str, serial: str) -> str:
+    """The model_serial form of an identity ("" without a serial): made of text only, so no number in an
+    answer (a WWN field that reads negative or out of range) can change it."""
+    if not serial:
         return ""
-    joined = f"{facts.model}_{facts.serial}" if facts.model else facts.serial
+    joined = f"{model}_{serial}" if model else serial
     return _IDENTITY_CHARS.sub("", joined.replace(" ", "_"))
 
 
@@ -422,7 +445,7 @@ def _attributes(document: dict[str, Any]) -> dict[int, AtaAttribute]:
     return found
 
 
-def _nvme(document: dict[str, Any]) -> NvmeHealth | None:
+def _nvme(document: dict[str, Any], dropped: list[str]) -> NvmeHealth | None:
     log = _obj(document, "nvme_smart_health_information_log")
     if log is None:
         return None
@@ -433,25 +456,32 @@ def _nvme(document: dict[str, Any]) -> NvmeHealth | None:
     thresholds = _obj(document, "nvme_composite_temperature_threshold") or {}
     temperature = _obj(document, "temperature") or {}
 
-    def limit(primary: object, fallback: object) -> int | None:
-        value = _uint(primary)
+    def limit(name: str, primary: object, fallback: object) -> int | None:
+        value = _int(primary)
         if value is None:
-            value = _uint(fallback)
-        return value if value else None  # 0 = the controller reports no threshold
+            value = _int(fallback)
+        if not value:
+            return None  # 0 = the controller reports no threshold
+        return plausible_int(name, value, TEMPERATURE_CELSIUS, dropped)
 
     return NvmeHealth(
         critical_warning=warning or 0,
-        media_errors=_uint(log.get("media_errors")),
-        percentage_used=_uint(log.get("percentage_used")),
-        available_spare=_uint(log.get("available_spare")),
-        available_spare_threshold=_uint(log.get("available_spare_threshold")),
-        temperature=_int(log.get("temperature")),
-        warning_temp_celsius=limit(thresholds.get("warning"), temperature.get("op_limit_max")),
-        critical_temp_celsius=limit(thresholds.get("critical"), temperature.get("critical_limit_max")),
+        media_errors=plausible_int("NVMe media errors", _int(log.get("media_errors")), COUNT, dropped),
+        percentage_used=plausible_int("NVMe percentage used", _int(log.get("percentage_used")), PERCENTAGE_USED,
+                                      dropped),
+        available_spare=plausible_int("NVMe available spare", _int(log.get("available_spare")), SPARE_PERCENT,
+                                      dropped),
+        available_spare_threshold=plausible_int(
+            "NVMe available spare threshold", _int(log.get("available_spare_threshold")), SPARE_PERCENT, dropped),
+        temperature=_int(log.get("temperature")),  # range-checked where it is used (_temperature)
+        warning_temp_celsius=limit("NVMe warning temperature", thresholds.get("warning"),
+                                   temperature.get("op_limit_max")),
+        critical_temp_celsius=limit("NVMe critical temperature", thresholds.get("critical"),
+                                    temperature.get("critical_limit_max")),
     )
 
 
-def _scsi_uncorrected(document: dict[str, Any]) -> int | None:
+def _scsi_uncorrected(document: dict[str, Any], dropped: list[str]) -> int | None:
     log = _obj(document, "scsi_error_counter_log")
     if log is None:
         return None
@@ -459,9 +489,10 @@ def _scsi_uncorrected(document: dict[str, Any]) -> int | None:
         count
         for direction in ("read", "write", "verify")
         if (section := _obj(log, direction)) is not None
-        and (count := _uint(section.get("total_uncorrected_errors"))) is not None
+        and (count := plausible_int(f"SCSI {direction} uncorrected errors",
+                                    _int(section.get("total_uncorrected_errors")), COUNT, dropped)) is not None
     ]
-    return sum(counts) if counts else None
+    return plausible_int("SCSI uncorrected errors", sum(counts), COUNT, dropped) if counts else None
 
 
 def _wwn(document: dict[str, Any]) -> str:
@@ -493,12 +524,14 @@ def _eui64(document: dict[str, Any]) -> str:
     return ""
 
 
-def _capacity(document: dict[str, Any]) -> int | None:
+def _capacity(document: dict[str, Any], dropped: list[str]) -> int | None:
     user = _obj(document, "user_capacity")
-    size = _uint(user.get("bytes")) if user is not None else None
+    size = _int(user.get("bytes")) if user is not None else None
     if not size:
-        size = _uint(document.get("nvme_total_capacity"))
-    return size or None
+        size = _int(document.get("nvme_total_capacity"))
+    if not size:
+        return None  # 0: unknown, not a finding
+    return plausible_int("capacity", size, CAPACITY_BYTES, dropped)
 
 
 def _rotational(rate: object) -> bool | None:
@@ -506,25 +539,32 @@ def _rotational(rate: object) -> bool | None:
     return None if value is None else value > 0
 
 
-def _temperature(document: dict[str, Any], nvme: NvmeHealth | None) -> float | None:
+def _temperature(document: dict[str, Any], nvme: NvmeHealth | None, dropped: list[str]) -> float | None:
     current = (_obj(document, "temperature") or {}).get("current")
-    value = _int(current) if not isinstance(current, float) else current
+    value: float | None = _int(current) if not isinstance(current, float) else current
     if value is None and nvme is not None:
         value = nvme.temperature
-    # RAID volumes and virtual disks report 0 (no sensor); nothing outside -40..150 °C is a reading.
-    if value is None or value == 0 or not -40 <= value <= 150:
+    if value is None:
         return None
-    return float(value)
+    if value == 0:
+        return None  # RAID volumes and virtual disks without a sensor: no reading, and nothing odd about it
+    # Compared as given (an int of any size compares exactly), converted only once it is known to be small.
+    checked = plausible("temperature", value, TEMPERATURE_CELSIUS, dropped)
+    return None if checked is None else float(checked)
 
 
-def _power_on_seconds(document: dict[str, Any]) -> float | None:
+def _power_on_seconds(document: dict[str, Any], dropped: list[str]) -> float | None:
     power_on = _obj(document, "power_on_time")
     if power_on is None:
         return None
-    hours, minutes = _uint(power_on.get("hours")), _uint(power_on.get("minutes"))
+    hours, minutes = _int(power_on.get("hours")), _int(power_on.get("minutes"))
     if hours is None:
         return None
-    return float(hours * 3600 + (minutes or 0) * 60)
+    if minutes is not None and not 0 <= minutes < 60:
+        dropped.append(f"power-on minutes {minutes} outside 0..59")
+        return None
+    seconds = plausible_int("power-on time", hours * 3600 + (minutes or 0) * 60, POWER_ON_SECONDS, dropped)
+    return None if seconds is None else float(seconds)
 
 
 def _unsupported(

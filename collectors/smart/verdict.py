@@ -37,6 +37,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 
 from collectors.smart.parse import AtaAttribute, NvmeHealth, SmartFacts
+from collectors.smart.ranges import COUNT
 
 OK, WARNING, FAILING = 0, 1, 2
 
@@ -48,8 +49,8 @@ ATA_PENDING = 197
 ATA_OFFLINE_UNCORRECTABLE = 198
 ATA_CRC = 199
 # A 32-bit all-ones raw (corpus ST3160815AS: 197/198 = 4294967295) or anything wider is a saturated or packed
-# word, not a count of sectors.
-_MAX_PLAUSIBLE_COUNT = 0xFFFF_FFFE
+# word, not a count of sectors (the range every count shares, collectors.smart.ranges.COUNT).
+_MAX_PLAUSIBLE_COUNT = int(COUNT.high)
 
 NVME_CRITICAL_WARNING_BITS: tuple[tuple[int, str], ...] = (
     (0x01, "available spare below threshold"),

@@ -22,7 +22,7 @@ from collectors.kit.context import Cancelled, CollectorError, RunContext
 from collectors.kit.sysfs import read_attr
 from collectors.kit.units import percent_to_ratio
 from collectors.kit.warnonce import WarnOnce
-from collectors.model.readings import ArrayReading
+from collectors.model.readings import AnyReading, ArrayReading, StorageScan
 from collectors.storage.config import StorageConfig
 from collectors.storage.mdstat import (
     MdArray,
@@ -32,7 +32,7 @@ from collectors.storage.mdstat import (
     merge_sysfs,
     parse_mdstat,
 )
-from collectors.storage.zpool import Zpool, ZpoolParseError, parse_zpool_status
+from collectors.storage.zpool import VdevNode, Zpool, ZpoolParseError, parse_zpool_status
 
 log = logging.getLogger(__name__)
 
@@ -95,17 +95,21 @@ class StorageCollector:
         # "zfs:") works again, so that a recurrence is reported again. A source that is simply absent (no
         # mdstat, no zpool, no pools) is no fault: it is noted at debug level, the level of any repeat.
         self._warn = WarnOnce(log, "storage: ")
+        self._unread: list[str] = []  # this run's sources that exist but could not be read
 
-    def collect(self, ctx: RunContext) -> Sequence[ArrayReading]:
+    def collect(self, ctx: RunContext) -> Sequence[AnyReading]:
         try:
             os.stat(self._procfs)
             os.listdir(self._procfs)
         except OSError as exc:
             raise CollectorError(f"{self._procfs}: cannot read procfs: {exc.strerror}") from exc
         ctx.check()
-        readings = list(self._md_readings())
+        self._unread = []
+        readings: list[AnyReading] = list(self._md_readings())
         ctx.check()
         readings.extend(self._zfs_readings(ctx))
+        # A source that exists but could not be read must not pass for a host without arrays.
+        readings.append(StorageScan(not self._unread, "; ".join(self._unread)))
         return readings
 
     # -- md ------------------------------------------------------------------------------------------------
@@ -120,6 +124,7 @@ class StorageCollector:
             return None
         except OSError as exc:
             self._warn.warn("md:unreadable", "%s unreadable (%s); md arrays not reported", path, exc.strerror or exc)
+            self._unread.append(f"{path} unreadable ({exc.strerror or exc})")
             return None
         return raw.decode("utf-8", "replace")
 
@@ -205,6 +210,8 @@ class StorageCollector:
             degraded=array.degraded,
             sync_action=array.sync.describe() if array.sync is not None else "",
             sync_progress_ratio=percent_to_ratio(array.sync.percent if array.sync is not None else None, clamp=True),
+            # Not members: an idle spare holds no data, and a failing one is a lesser finding than a member.
+            spares=_unique([whole_disk(member.name, self._sysfs) for member in array.members if member.hot_spare]),
         )
 
     # -- ZFS -----------------------------------------------------------------------------------------------
@@ -235,9 +242,11 @@ class StorageCollector:
             if ctx.cancel.is_set():
                 raise  # the daemon is stopping or the scheduler gave up on this run: nothing to hand back
             self._warn.warn("zfs:timeout", "%s status did not finish in time; ZFS pools not reported", zpool)
+            self._unread.append(f"{zpool} status did not finish in time")
             return None
         except CollectorError as exc:
             self._warn.warn("zfs:failed", "%s; ZFS pools not reported", exc)
+            self._unread.append(f"ZFS pools not read: {exc}")
             return None
         stdout = result.stdout.decode("utf-8", "replace")
         stderr = result.stderr.decode("utf-8", "replace")
@@ -250,11 +259,13 @@ class StorageCollector:
             detail = (stderr.strip() or stdout.strip()).splitlines()
             self._warn.warn("zfs:exit", "%s status exited %d (%s); ZFS pools not reported", zpool,
                             result.returncode, detail[0] if detail else "no message")
+            self._unread.append(f"{zpool} status exited {result.returncode}")
             return None
         try:
             pools = parse_zpool_status(stdout)
         except ZpoolParseError as exc:
             self._warn.warn("zfs:garbage", "%s status: %s; ZFS pools not reported", zpool, exc)
+            self._unread.append(f"{zpool} status output unusable ({exc})")
             return None
         self._warn.forget("zfs:")
         return pools
@@ -273,7 +284,16 @@ class StorageCollector:
             sync_progress_ratio=percent_to_ratio(
                 pool.scan.percent if pool.scan is not None and pool.scan.in_progress else None, clamp=True
             ),
+            # Spares, SLOG and L2ARC devices hold no pool data; they are named so that a failing one is
+            # judged for what it risks instead of as a drive with no redundancy behind it.
+            spares=self._disks(pool.spare_devices),
+            logs=self._disks(pool.log_devices),
+            caches=self._disks(pool.cache_devices),
+            log_redundancy=pool.log_redundancy,
         )
+
+    def _disks(self, leaves: Sequence[VdevNode]) -> tuple[str, ...]:
+        return _unique([whole_disk(leaf.device_path, self._sysfs) for leaf in leaves])
 
 
 __all__ = ["StorageCollector", "whole_disk"]

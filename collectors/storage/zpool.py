@@ -262,8 +262,36 @@ class Zpool:
         return tuple(leaf for leaf in self.members if not leaf.healthy)
 
     @property
+    def spare_devices(self) -> tuple[VdevNode, ...]:
+        """Hot spares (AVAIL, or INUSE while standing in: then also a member, under a spare-N group).
+        Distributed spares are virtual and left out, as in `leaves`."""
+        return _leaves(self.spares)
+
+    @property
+    def log_devices(self) -> tuple[VdevNode, ...]:
+        """Separate intent-log (SLOG) devices: they hold only the last seconds of synchronous writes."""
+        return _leaves(self.logs)
+
+    @property
+    def cache_devices(self) -> tuple[VdevNode, ...]:
+        """L2ARC devices: a read cache whose every block is also in the pool."""
+        return _leaves(self.cache)
+
+    @property
+    def log_redundancy(self) -> int:
+        """Log device failures the log vdevs survive now (a mirrored SLOG: 1); 0 without log devices."""
+        return min((vdev.redundancy for vdev in self.logs), default=0)
+
+    @property
     def degraded(self) -> bool:
         return self.state != "ONLINE" or bool(self.failed_members)
+
+
+def _leaves(vdevs: tuple[VdevNode, ...]) -> tuple[VdevNode, ...]:
+    found: list[VdevNode] = []
+    for vdev in vdevs:
+        found.extend(vdev.leaves())
+    return tuple(found)
 
 
 @dataclass

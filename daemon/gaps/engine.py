@@ -21,10 +21,7 @@ def evaluate(snapshot: Snapshot, rules: Sequence[GapRule], overrides: Mapping[st
         if not override.enabled:
             continue
         finding = _inputs_missing(snapshot, rule) or _run(rule, snapshot, ctx)
-        base = override.severity or rule.severity
-        severity = base
-        if finding.severity is not None and rank(finding.severity) > rank(base):
-            severity = finding.severity
+        severity = _severity(rule, override, finding)
         gaps.append(Gap(
             id=rule.id,
             title=override.title or rule.title,
@@ -36,6 +33,18 @@ def evaluate(snapshot: Snapshot, rules: Sequence[GapRule], overrides: Mapping[st
             reason=finding.reason,
         ))
     return tuple(gaps)
+
+
+def _severity(rule: GapRule, override: GapOverride, finding: Finding) -> str:
+    """Without an override a finding's own severity stands, below the rule's default too (a failing ZFS
+    cache device is low while P2's default is high); the default labels a gap whose finding names none
+    (resolved, unknown). An operator's severity is a floor: it lowers nothing below what they chose, and
+    an escalation above it (a UPS on battery with low battery) still shows."""
+    if override.severity is None:
+        return finding.severity or rule.severity
+    if finding.severity is not None and rank(finding.severity) > rank(override.severity):
+        return finding.severity
+    return override.severity
 
 
 def _inputs_missing(snapshot: Snapshot, rule: GapRule) -> Finding | None:

@@ -14,6 +14,7 @@ from collectors.model.readings import (
     PcieLinkReading,
     SlotReading,
     SlotScan,
+    StorageScan,
     UpsReading,
 )
 from collectors.model.snapshot import CollectorStatus, Gap, Snapshot, View
@@ -97,6 +98,38 @@ def test_expected_speed_is_checked_even_without_link_modes() -> None:
     assert p3.evidence == ("eno1 1G, expected 10G", "eno2 down, expected 2.5G")
 
 
+def unknown_speed(name: str, max_speed: int | None = None, expected: int | None = None) -> LinkReading:
+    """Up with carrier, but the driver gave no valid speed (sysfs -1, 4294967295, 65535)."""
+    return link(name, None, max_speed, expected=expected)
+
+
+def test_up_link_of_unknown_speed_is_neither_down_nor_resolved() -> None:
+    """enp87s0 up at speed -1 / 4294967295 with an expected 2.5G: not "down", and no resolution on it."""
+    p3 = gap(snapshot(nic=(unknown_speed("enp87s0", expected=2500),), pcie=PCIE_OK), "P3")
+    assert p3.status == "unknown" and not p3.open
+    assert p3.reason == ("enp87s0 is up but its driver reports no valid speed, so it cannot be judged against "
+                         "the expected 2.5G")
+    assert "down" not in p3.reason
+    # Next to a link judged fine it still keeps P3 from resolving; the capability is named too.
+    both = gap(snapshot(nic=(link("enp2s0f0np0", 10_000, 10_000), unknown_speed("eth0", 10_000, 10_000)),
+                        pcie=PCIE_OK), "P3")
+    assert both.status == "unknown"
+    assert "eth0 is up" in both.reason and "its 10G capability or the expected 10G" in both.reason
+
+
+def test_open_findings_stand_next_to_a_link_of_unknown_speed() -> None:
+    p3 = gap(snapshot(nic=(link("enp2s0f0np0", 1000, 10_000), unknown_speed("enp87s0", expected=2500)),
+                      pcie=PCIE_OK), "P3")
+    assert p3.open
+    assert p3.evidence == ("enp2s0f0np0 1G of 10G", "enp87s0 up, speed unknown")
+
+
+def test_unknown_speed_without_anything_to_judge_it_against_proves_nothing() -> None:
+    """A virtio NIC at speed -1 with no link modes and no expectation: ignored, as before."""
+    p3 = gap(snapshot(nic=(link("enp2s0f0np0", 10_000, 10_000), unknown_speed("eth0")), pcie=PCIE_OK), "P3")
+    assert p3.status == "resolved" and p3.evidence == ("enp2s0f0np0 10G of 10G",)
+
+
 def test_p3_unknown_without_nics_or_when_collector_failed() -> None:
     assert gap(snapshot(nic=(), pcie=PCIE_OK), "P3").reason == "no network interface found"
     failed = gap(snapshot(nic="sysfs unreadable", pcie=PCIE_OK), "P3")
@@ -155,6 +188,23 @@ def test_a_rule_that_escalates_and_a_rule_that_crashes() -> None:
     assert gaps[1].status == "unknown" and gaps[1].reason == "rule error: KeyError: 'boom'"
 
 
+def test_a_finding_names_its_own_severity_and_an_override_is_a_floor() -> None:
+    def found(severity: str | None) -> GapRule:
+        return GapRule("P2", "Single NAS drive", "data", "high", (),
+                       lambda s, c: Finding(open=severity is not None, severity=severity))
+
+    def severity(finding: str | None, override: str | None = None) -> str:
+        overrides = {"P2": GapOverride(severity=override)} if override else {}
+        return evaluate(snapshot(), (found(finding),), overrides, CTX)[0].severity
+
+    assert severity("low") == "low"  # a degrading cache device, below the rule's default
+    assert severity("critical") == "critical"
+    assert severity(None) == "high"  # resolved: the rule's default labels it
+    assert severity("low", override="medium") == "medium"  # the operator's floor
+    assert severity("critical", override="medium") == "critical"  # an escalation still shows
+    assert severity(None, override="info") == "info"
+
+
 def test_report_markdown_and_fail_on() -> None:
     snap = snapshot(nic=(link("enp2s0f0np0", 1000, 10_000),), pcie=(SlotScan(False, "no | root"),))
     view = View(snap, evaluate(snap, RULES, {}, CTX))
@@ -188,6 +238,17 @@ def array(name: str, level: str, members: tuple[str, ...], redundancy: int,
 def p2(arrays: tuple[AnyReading, ...], drives: tuple[AnyReading, ...] | str, role: str = "compute") -> Gap:
     snap = snapshot(nic=(), pcie=PCIE_OK, storage=arrays, smart=drives)
     return next(g for g in evaluate(snap, RULES, {}, RuleContext(role=role)) if g.id == "P2")
+
+
+def test_arrays_not_fully_read_never_resolve_p2() -> None:
+    mirror = array("md0", "raid1", ("sda", "sdb"), 1)
+    unread = StorageScan(False, "zpool status exited 1")
+    gap_p2 = p2((mirror, unread), (drive("sda", 0), drive("sdb", 0)))
+    assert gap_p2.status == "unknown"
+    assert gap_p2.reason == "arrays not fully read: zpool status exited 1"
+    assert p2((mirror, StorageScan(True, "")), (drive("sda", 0), drive("sdb", 0))).status == "resolved"
+    degraded = array("md0", "raid1", ("sda", "sdb"), 0, failed=("sdb",))
+    assert p2((degraded, unread), (drive("sda", 0),)).status == "open"  # what was read still opens it
 
 
 def test_degraded_mirror_is_critical() -> None:
@@ -240,6 +301,76 @@ def test_p2_unknown_when_smart_failed_or_nothing_is_known() -> None:
     assert vm.status == "unknown" and vm.reason == "no array found and no drive reports SMART data"
 
 
+def zfs(name: str, members: tuple[str, ...], redundancy: int = 1, spares: tuple[str, ...] = (),
+        logs: tuple[str, ...] = (), caches: tuple[str, ...] = (), log_redundancy: int = 0) -> ArrayReading:
+    return ArrayReading(array=name, kind="zfs", level="mirror", state="ONLINE", members=members, failed_members=(),
+                        redundancy=redundancy, degraded=False, spares=spares, logs=logs, caches=caches,
+                        log_redundancy=log_redundancy)
+
+
+def test_failing_hot_spare_is_medium_and_a_degrading_one_low() -> None:
+    pool = zfs("tank", ("sda", "sdb"), spares=("sdg",))
+    failing = p2((pool,), (drive("sda", 0), drive("sdb", 0), drive("sdg", 2, ("SMART overall-health FAILED",))))
+    assert (failing.status, failing.severity) == ("open", "medium")
+    assert failing.evidence == ("/dev/sdg ST3000DM001 failing as a hot spare of tank (holds no data; the next "
+                                "member failure would rebuild onto it): SMART overall-health FAILED",)
+    degrading = p2((pool,), (drive("sda", 0), drive("sdb", 0), drive("sdg", 1, ("8 pending sectors",))))
+    assert (degrading.status, degrading.severity) == ("open", "low")
+
+
+def test_log_and_cache_devices_are_judged_for_what_they_risk() -> None:
+    single_log = p2((zfs("tank", ("sda", "sdb"), logs=("nvme0n1",)),), (drive("nvme0n1", 2, ("worn out",)),))
+    assert single_log.severity == "medium"
+    assert single_log.evidence == ("/dev/nvme0n1 ST3000DM001 failing as a log device of tank (not mirrored: the "
+                                   "last seconds of synchronous writes): worn out",)
+    mirrored = p2((zfs("tank", ("sda", "sdb"), logs=("nvme0n1", "nvme1n1"), log_redundancy=1),),
+                  (drive("nvme0n1", 2, ("worn out",)),))
+    assert (mirrored.open, mirrored.severity) == (True, "low")
+    cache = p2((zfs("tank", ("sda", "sdb"), caches=("nvme1n1",)),), (drive("nvme1n1", 2, ("worn out",)),))
+    assert (cache.open, cache.severity) == (True, "low")
+    assert "as a cache device of tank (every block is also in the pool" in cache.evidence[0]
+
+
+def test_a_member_is_judged_as_a_member_even_if_also_listed_as_a_spare() -> None:
+    """An INUSE hot spare stands in for a failed disk: it holds data now."""
+    pool = zfs("tank", ("sda", "sdg"), redundancy=1, spares=("sdg",))
+    gap_p2 = p2((pool,), (drive("sda", 0), drive("sdg", 2, ("SMART overall-health FAILED",))))
+    assert gap_p2.severity == "high" and "inside a redundant array" in gap_p2.evidence[0]
+
+
+def test_the_worst_finding_sets_the_severity_and_comes_first() -> None:
+    gap_p2 = p2((zfs("tank", ("sda", "sdb"), spares=("sdg",)),),
+                (drive("sdg", 2, ("FAILED",)), drive("sdh", 2, ("FAILED",))))
+    assert gap_p2.severity == "critical"
+    assert [e.split(" ", 1)[0] for e in gap_p2.evidence] == ["/dev/sdh", "/dev/sdg"]
+
+
+def never_read(kernel: str, reason: str, state: str = "unreachable") -> DriveReading:
+    return replace(drive(kernel, None, state=state), drive=f"dev-{kernel}", model="", reason=reason)
+
+
+def test_a_drive_without_a_verdict_makes_p2_unknown_never_resolved() -> None:
+    hung = never_read("sdb", "/dev/sdb: smartctl killed after 27.0s without an answer")
+    asleep = never_read("sdc", "/dev/sdc: asleep at every check since physgap started", state="standby")
+    mirror = array("md0", "raid1", ("sda", "sdb"), 1)
+    gap_p2 = p2((mirror,), (drive("sda", 0), hung, asleep), role="nas")
+    assert gap_p2.status == "unknown"
+    assert gap_p2.reason == ("no verdict for 2 drive(s): /dev/sdb: smartctl killed after 27.0s without an answer; "
+                             "/dev/sdc: asleep at every check since physgap started")
+    many = p2((), tuple(never_read(f"sd{c}", f"/dev/sd{c}: hung") for c in "bcdefg"))
+    assert many.reason == ("no verdict for 6 drive(s): /dev/sdb: hung; /dev/sdc: hung; /dev/sdd: hung; "
+                           "/dev/sde: hung; and 2 more")
+    # Unsupported drives (VM disks, RAID volumes) have no verdict by nature: not a reason for unknown.
+    vm = p2((mirror,), (drive("sda", 0), drive("vda", None, state="unsupported")))
+    assert vm.status == "resolved"
+
+
+def test_other_evidence_still_opens_p2_while_a_drive_has_no_verdict() -> None:
+    degraded = array("md0", "raid1", ("sda", "sdb"), 0, failed=("sdb",))
+    gap_p2 = p2((degraded,), (drive("sda", 0), never_read("sdc", "/dev/sdc: hung")))
+    assert (gap_p2.status, gap_p2.severity) == ("open", "critical")
+
+
 # --- P1: UPS and shutdown protection ------------------------------------------------------------------------
 
 
@@ -272,6 +403,25 @@ def test_unreachable_or_stale_ups_opens_p1_with_the_reason() -> None:
     assert gap_p1.evidence == ("no reachable UPS (ups@nas:3493: DATA-STALE)",)
     failed = p1(error="every NUT server failed: connection refused")
     assert failed.open and "ups: every NUT server failed: connection refused" in failed.evidence[0]
+
+
+def test_a_failed_ups_collector_is_named_next_to_a_reachable_ups() -> None:
+    """SNMP answers, every NUT server is dead with no UPS known by name: P1 may resolve on the SNMP UPS, but
+    the evidence says what did not answer."""
+    snap = snapshot(nic=(), pcie=PCIE_OK, ups="no UPS server answered (127.0.0.1:3493: connection refused)",
+                    ups_snmp=(ups("rack", clients=None, local=True),))
+    gap_p1 = next(g for g in evaluate(snap, RULES, {}, CTX) if g.id == "P1")
+    assert gap_p1.status == "resolved"
+    assert gap_p1.evidence == ("rack OL, 0 upsmon attached",
+                               "ups: no UPS server answered (127.0.0.1:3493: connection refused) (collector failed)")
+
+
+def test_every_ups_unreachable_is_open_and_names_each() -> None:
+    gap_p1 = p1(ups("ups1@127.0.0.1:3493", up=False, reason="connection refused"),
+                ups("ups2@127.0.0.1:3493", up=False, reason="connection refused"))
+    assert (gap_p1.status, gap_p1.severity) == ("open", "high")
+    assert gap_p1.evidence == ("no reachable UPS (ups1@127.0.0.1:3493: connection refused; "
+                               "ups2@127.0.0.1:3493: connection refused)",)
 
 
 def test_ups_without_upsmon_has_no_shutdown_protection() -> None:

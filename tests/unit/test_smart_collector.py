@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
+import subprocess
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -20,6 +22,7 @@ import pytest
 
 from collectors.kit.context import Cancelled, CollectorError, RunContext
 from collectors.model.readings import AnyReading, DriveReading
+from collectors.smart import stuck
 from collectors.smart.collector import STATE_FILE, SmartCollector
 from collectors.smart.config import SmartConfig, SmartDevice
 from collectors.smart.parse import STANDBY_EXIT_STATUS
@@ -54,9 +57,15 @@ class Rig:
         if rotational is not None:
             (queue / "rotational").write_text(rotational + "\n")
 
+    registry: stuck.Registry = dataclasses.field(default_factory=stuck.Registry)
+
     def collector(self, **settings: Any) -> SmartCollector:
-        """A collector as [smart] with these settings builds it, pointed at the stand-in."""
-        return SmartCollector(SmartConfig(smartctl=self.program, **settings), sysfs_root=self.sysfs)
+        """A collector as [smart] with these settings builds it, pointed at the stand-in. Stuck queries are
+        the test's own (the daemon shares one registry per process; tests must not share theirs)."""
+        return self.build(SmartConfig(smartctl=self.program, **settings))
+
+    def build(self, config: SmartConfig) -> SmartCollector:
+        return SmartCollector(config, sysfs_root=self.sysfs, registry=self.registry)
 
     def ctx(self, seconds: float = 20.0) -> RunContext:
         return RunContext(deadline=time.monotonic() + seconds, state_dir=self.state)
@@ -84,6 +93,19 @@ def doc(base: dict[str, Any], wwn_id: int | None = None, **changes: Any) -> dict
     if wwn_id is not None:
         changes["wwn"] = {"naa": 5, "oui": 5358, "id": wwn_id}
     return fx.variant(base, **changes)
+
+
+def stale(before: DriveReading, now: DriveReading, *words: str) -> None:
+    """`now` is `before` marked unreachable, with a reason naming the device (and `words`)."""
+    assert now == dataclasses.replace(before, state="unreachable", reason=now.reason)
+    assert now.reason.startswith(before.device) and all(word in now.reason for word in words), now.reason
+
+
+def never_read(reading: DriveReading, *words: str) -> None:
+    """A drive reported although it never answered: unreachable, no verdict, a fallback identity, a reason."""
+    assert (reading.state, reading.health, reading.reachable) == ("unreachable", None, False)
+    assert reading.drive == "dev-" + reading.device.rsplit("/", 1)[-1]
+    assert reading.reason.startswith(reading.device) and all(word in reading.reason for word in words), reading.reason
 
 
 def option(argv: list[str], name: str) -> str | None:
@@ -273,17 +295,21 @@ def test_disappeared_drive_keeps_last_reading_and_logs_once(rig: Rig, caplog: py
         first = drives(collector.collect(rig.ctx()))
         second = drives(collector.collect(rig.ctx()))
     # The last verdict stands, marked as not answering: never presented as a fresh read.
-    assert first["/dev/sda"] == second["/dev/sda"] == dataclasses.replace(before, state="unreachable")
+    assert first["/dev/sda"] == second["/dev/sda"]
+    stale(before, first["/dev/sda"], "No such device")
     assert first["/dev/sdb"].state == "read"
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING and "/dev/sda" in r.getMessage()]
     assert len(warnings) == 1 and "No such device" in warnings[0].getMessage()
 
 
-def test_device_missing_from_scenario_without_history_is_omitted(rig: Rig) -> None:
+def test_scanned_device_that_cannot_be_opened_is_reported_without_a_verdict(rig: Rig) -> None:
     rig.scenario({"/dev/sdb": {"json": fx.ATA_HDD_HEALTHY}},
                  scan={**fx.SCAN, "devices": [{"name": "/dev/sdx", "type": "sat", "protocol": "ATA"},
                                               {"name": "/dev/sdb", "type": "sat", "protocol": "ATA"}]})
-    assert set(drives(rig.collector().collect(rig.ctx()))) == {"/dev/sdb"}
+    readings = drives(rig.collector().collect(rig.ctx()))
+    assert set(readings) == {"/dev/sdx", "/dev/sdb"}
+    never_read(readings["/dev/sdx"], "cannot be opened", "No such device")
+    assert readings["/dev/sdb"].state == "read"
 
 
 def test_exit_bit_2_partial_data_is_used(rig: Rig) -> None:
@@ -319,16 +345,18 @@ def test_garbage_for_one_device_keeps_last_and_others_read(
     with caplog.at_level(logging.WARNING):
         runs = [drives(collector.collect(rig.ctx())) for _ in range(2)]
     for readings in runs:
-        assert readings["/dev/sda"] == dataclasses.replace(before, state="unreachable")
+        stale(before, readings["/dev/sda"], "unusable")
         assert readings["/dev/sdb"].state == "read"
     warned = [r for r in caplog.records if "/dev/sda" in r.getMessage()]
     assert len(warned) == 1 and "unusable" in warned[0].getMessage()
 
 
-def test_garbage_without_history_is_omitted(rig: Rig) -> None:
+def test_garbage_without_history_is_reported_without_a_verdict(rig: Rig) -> None:
     rig.scenario({"/dev/sda": {"garbage": "{\"json_format_version\": [1,"},
                   "/dev/sdb": {"json": doc(fx.ATA_HDD_HEALTHY, 2)}})
-    assert set(drives(rig.collector().collect(rig.ctx()))) == {"/dev/sdb"}
+    readings = drives(rig.collector().collect(rig.ctx()))
+    never_read(readings["/dev/sda"], "unusable")
+    assert readings["/dev/sdb"].state == "read"
 
 
 def test_a_crash_handling_one_drive_costs_only_that_drive(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -344,7 +372,9 @@ def test_a_crash_handling_one_drive_costs_only_that_drive(rig: Rig, monkeypatch:
 
     monkeypatch.setattr(smart, "parse_smartctl_json", flaky)
     rig.scenario({"/dev/sda": {"json": fx.ATA_HDD_HEALTHY}, "/dev/sdb": {"json": fx.ATA_PENDING_PASSED}})
-    assert set(drives(rig.collector().collect(rig.ctx()))) == {"/dev/sdb"}
+    readings = drives(rig.collector().collect(rig.ctx()))
+    never_read(readings["/dev/sda"], "internal error RuntimeError")
+    assert readings["/dev/sdb"].state == "read"
 
 
 def test_unsupported_devices_are_not_failures(rig: Rig) -> None:
@@ -371,7 +401,8 @@ def test_hung_smartctl_is_killed_and_other_drives_are_still_read(rig: Rig) -> No
     readings = drives(rig.collector().collect(rig.ctx(timeout)))
     elapsed = time.monotonic() - started
     assert elapsed < timeout, f"the run took {elapsed:.2f}s: the scheduler would have discarded it"
-    assert set(readings) == {"/dev/sdb", "/dev/nvme0"}
+    assert {d for d, r in readings.items() if r.state == "read"} == {"/dev/sdb", "/dev/nvme0"}
+    never_read(readings["/dev/sda"])  # killed, or abandoned at the run's deadline
     _wait_for(lambda: threading.active_count() <= threads)
 
 
@@ -385,7 +416,8 @@ def test_hung_drive_first_in_a_serial_queue_does_not_starve_the_rest(rig: Rig) -
     started = time.monotonic()
     readings = drives(rig.collector(concurrency=1).collect(rig.ctx(timeout)))
     assert time.monotonic() - started < timeout
-    assert set(readings) == {"/dev/sdb", "/dev/sdc"}
+    assert {d for d, r in readings.items() if r.state == "read"} == {"/dev/sdb", "/dev/sdc"}
+    never_read(readings["/dev/sda"])  # killed, or abandoned at the run's deadline
 
 
 def test_hung_drive_keeps_its_last_reading(rig: Rig) -> None:
@@ -393,7 +425,7 @@ def test_hung_drive_keeps_its_last_reading(rig: Rig) -> None:
     collector = rig.collector()
     before = drives(collector.collect(rig.ctx()))["/dev/sda"]
     rig.scenario({"/dev/sda": {"json": fx.ATA_HDD_HEALTHY, "sleep": 60}})
-    assert drives(collector.collect(rig.ctx(2.0)))["/dev/sda"] == dataclasses.replace(before, state="unreachable")
+    stale(before, drives(collector.collect(rig.ctx(2.0)))["/dev/sda"])
 
 
 def test_cancel_stops_the_run(rig: Rig) -> None:
@@ -427,7 +459,7 @@ def test_scan_garbage_fails_the_collector(rig: Rig) -> None:
 
 
 def test_missing_smartctl_fails_the_collector(rig: Rig, tmp_path: Path) -> None:
-    collector = SmartCollector(SmartConfig(smartctl=str(tmp_path / "no-such-smartctl")), sysfs_root=rig.sysfs)
+    collector = rig.build(SmartConfig(smartctl=str(tmp_path / "no-such-smartctl")))
     with pytest.raises(CollectorError, match="not found"):
         collector.collect(rig.ctx())
 
@@ -573,7 +605,7 @@ def test_real_open_failed_capture_keeps_last_reading(rig: Rig, corpus: Path) -> 
     collector = rig.collector()
     before = drives(collector.collect(rig.ctx()))["/dev/sda"]
     rig.scenario({"/dev/sda": {"file": str(corpus / "error-windows-open-failed-exit2.json")}})
-    assert drives(collector.collect(rig.ctx()))["/dev/sda"] == dataclasses.replace(before, state="unreachable")
+    stale(before, drives(collector.collect(rig.ctx()))["/dev/sda"], "cannot be opened")
 
 
 def test_real_megaraid_scan(rig: Rig, corpus: Path) -> None:
@@ -586,3 +618,97 @@ def test_real_megaraid_scan(rig: Rig, corpus: Path) -> None:
     assert readings[("/dev/bus/0", "megaraid,0")].reallocated_sectors == 387
     assert readings[("/dev/bus/0", "megaraid,1")].health == 0
     assert_argv_discipline(rig.calls(), may_wake=set())
+
+
+# --- every drive is reported; identity; ranges; state housekeeping (issue 8) -----------------------------
+
+
+def test_missing_smartctl_with_configured_devices_reports_each_drive_unreachable(
+        rig: Rig, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    config = SmartConfig(smartctl=str(tmp_path / "no-such-smartctl"),
+                         devices=(SmartDevice("/dev/sda", "sat"), SmartDevice("/dev/nvme0", "nvme")))
+    collector = rig.build(config)
+    with caplog.at_level(logging.WARNING):
+        for _ in range(2):
+            readings = drives(collector.collect(rig.ctx()))
+    never_read(readings["/dev/sda"], "not queried", "program not found")
+    assert (readings["/dev/sda"].protocol, readings["/dev/nvme0"].protocol) == ("ATA", "NVMe")
+    assert len([r for r in caplog.records if "program not found" in r.getMessage()]) == 1
+
+
+def test_identity_is_kept_when_a_wwn_reads_garbage_but_a_new_drive_gets_its_own(rig: Rig) -> None:
+    rig.scenario({"/dev/sda": {"json": fx.ATA_HDD_HEALTHY}})
+    first = drives(rig.collector().collect(rig.ctx()))["/dev/sda"]
+    assert first.drive == "wwn-0x50014ee115c3d740"
+    garbled = doc(fx.ATA_HDD_HEALTHY, wwn={"naa": 5, "oui": 5358, "id": -27}, temperature={"current": -27})
+    rig.scenario({"/dev/sda": {"json": garbled}})
+    # After a restart too: the node's drive and its model_serial alias come from the state file.
+    for collector in (rig.collector(), rig.collector()):
+        again = drives(collector.collect(rig.ctx()))["/dev/sda"]
+        assert (again.drive, again.state, again.temperature_celsius) == (first.drive, "read", None)
+    assert list(json.loads((rig.state / STATE_FILE).read_text())["baselines"]) == [first.drive]
+    # Another disk in the same slot (another serial) is another drive.
+    other = doc(fx.ATA_HDD_HEALTHY, wwn=None, serial_number="WD-OTHER0001")
+    rig.scenario({"/dev/sda": {"json": other}})
+    assert drives(rig.collector().collect(rig.ctx()))["/dev/sda"].drive == "WDC_WD40EFRX-68N32N0_WD-OTHER0001"
+
+
+def test_every_number_of_a_reading_passes_its_range(rig: Rig) -> None:
+    worn = fx.with_nvme_log(fx.NVME_HEALTHY, percentage_used=256, available_spare=100)
+    crc = fx.with_attribute(fx.ATA_HDD_HEALTHY, 199, raw=0xFFFF_FFFF, raw_string="4294967295")
+    rig.scenario({"/dev/nvme0": {"json": worn, "type": "nvme"}, "/dev/sda": {"json": crc}})
+    readings = drives(rig.collector().collect(rig.ctx()))
+    assert (readings["/dev/nvme0"].wear_ratio, readings["/dev/nvme0"].available_spare_ratio) == (None, 1.0)
+    assert readings["/dev/sda"].crc_errors is None and readings["/dev/sda"].health == 0
+
+
+def test_state_entries_unseen_for_half_a_year_are_pruned_and_seen_times_cost_no_rewrite(rig: Rig) -> None:
+    rig.state.mkdir()
+    long_ago = time.time() - 181 * 86400
+    (rig.state / STATE_FILE).write_text(json.dumps({
+        "version": 1,
+        "devices": {"/dev/sdz|sat": {"drive": "wwn-0x5000000000000099", "rotational": True, "seen": long_ago}},
+        "baselines": {"wwn-0x5000000000000099": {"pending": 3}},
+        "baseline_seen": {"wwn-0x5000000000000099": long_ago},
+    }))
+    rig.scenario({"/dev/sda": {"json": fx.ATA_HDD_HEALTHY}})
+    collector = rig.collector()
+    collector.collect(rig.ctx())
+    state = json.loads((rig.state / STATE_FILE).read_text())
+    assert list(state["devices"]) == ["/dev/sda|sat"] and list(state["baselines"]) == ["wwn-0x50014ee115c3d740"]
+    assert state["devices"]["/dev/sda|sat"]["alias"] == "WDC_WD40EFRX-68N32N0_WD-WCC7K1ABCDEF"
+    written = (rig.state / STATE_FILE).stat().st_mtime_ns
+    for _ in range(3):
+        collector.collect(rig.ctx())
+    assert (rig.state / STATE_FILE).stat().st_mtime_ns == written  # "seen" is refreshed once a day, not per run
+
+
+def test_stuck_finds_a_killed_querys_survivor_by_its_exact_mark_and_sees_it_end(tmp_path: Path) -> None:
+    """collectors.smart.stuck against real processes: a `sleep` in a session of its own carrying a mark."""
+    since = stuck.boot_clock()
+    mark = f"{os.getpid()}-test-1"
+    env = {**os.environ, stuck.MARK_ENV: mark}
+    survivor = subprocess.Popen(["sleep", "30"], env=env, start_new_session=True)
+    other = subprocess.Popen(["sleep", "30"], env={**os.environ, stuck.MARK_ENV: mark + "0"}, start_new_session=True)
+    try:
+        found = stuck.survivors(mark, since)
+        assert [p.pid for p in found] == [survivor.pid]  # "...-1" is not "...-10"
+        assert stuck.survivors(mark, stuck.boot_clock() + 60) == ()  # started before the query: not its own
+        assert stuck.still_alive(found[0]) is not None
+        survivor.kill()
+        survivor.wait()
+        assert stuck.still_alive(found[0]) is None
+    finally:
+        for proc in (survivor, other):
+            proc.kill()
+            proc.wait()
+
+
+def test_smartctl_killed_by_a_signal_is_no_answer_not_exit_bits(rig: Rig, tmp_path: Path) -> None:
+    """A negative return code (killed by SIGSEGV) must not be read as a bitmask ("-11 & 1": a refused -d)."""
+    crashing = tmp_path / "crashing-smartctl"
+    crashing.write_text(f"#!/bin/sh\necho '{json.dumps(fx.ATA_HDD_HEALTHY)[:200]}'\nkill -SEGV $$\n")
+    crashing.chmod(0o755)
+    config = SmartConfig(smartctl=str(crashing), devices=(SmartDevice("/dev/sda", "sat"),))
+    reading = drives(rig.build(config).collect(rig.ctx()))["/dev/sda"]
+    never_read(reading, "smartctl died of SIGSEGV")

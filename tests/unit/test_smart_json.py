@@ -13,6 +13,7 @@ from collectors.smart.parse import (
     interpret_exit_status,
     parse_scan,
     parse_smartctl_json,
+    serial_identity,
 )
 from tests import smart_fixtures as fx
 
@@ -334,3 +335,58 @@ def test_parse_scan_accepts_text_output() -> None:
 def test_parse_scan_garbage_raises(text: str) -> None:
     with pytest.raises(SmartParseError):
         parse_scan(text)
+
+
+# --- plausible ranges: fillers and sign-extended bytes are absent, not readings ---------------------------
+
+
+@pytest.mark.parametrize(("current", "noted"), [
+    (-27, True),  # a sign-extended byte (0xE5): seen exported as -27 °C
+    (-273, True),  # 0 K converted to °C
+    (255, True),  # SCSI "not available"
+    (128, True),  # 0x80 read unsigned
+    (10**400, True),  # valid JSON, far beyond a float
+    (0, False),  # no sensor (RAID volume, virtual disk): absent without a note
+])
+def test_implausible_temperatures_are_absent(current: int, noted: bool) -> None:
+    facts = parse_smartctl_json(json.dumps(fx.variant(fx.ATA_HDD_HEALTHY, temperature={"current": current})))
+    assert facts.temperature_celsius is None
+    assert facts.state == "read"  # the rest of the answer is used
+    assert bool([n for n in facts.implausible if n.startswith("temperature")]) is noted
+
+
+def test_temperature_range_edges_are_readings() -> None:
+    for current in (1, 125, 24.5):
+        facts = parse_smartctl_json(fx.as_json(fx.variant(fx.ATA_HDD_HEALTHY, temperature={"current": current})))
+        assert facts.temperature_celsius == float(current)
+        assert facts.implausible == ()
+
+
+def test_non_finite_temperatures_are_absent() -> None:
+    for text in ("NaN", "Infinity", "-Infinity"):
+        document = fx.as_json(fx.ATA_HDD_HEALTHY).replace('"current": 31', f'"current": {text}')
+        assert parse_smartctl_json(document).temperature_celsius is None
+
+
+def test_out_of_range_nvme_numbers_are_absent_and_named() -> None:
+    document = fx.with_nvme_log(fx.NVME_HEALTHY, percentage_used=300, available_spare=101,
+                                available_spare_threshold=-1, media_errors=4294967295, temperature=-5)
+    document = fx.variant(document, temperature={"current": -5}, power_on_time={"hours": -3120},
+                          user_capacity={"bytes": 2**60}, nvme_total_capacity=None,
+                          nvme_composite_temperature_threshold={"warning": 300, "critical": 85})
+    facts = parse_smartctl_json(fx.as_json(document))
+    assert facts.nvme is not None
+    assert (facts.nvme.percentage_used, facts.nvme.available_spare, facts.nvme.available_spare_threshold,
+            facts.nvme.media_errors) == (None, None, None, None)
+    assert (facts.nvme.warning_temp_celsius, facts.nvme.critical_temp_celsius) == (None, 85)
+    assert (facts.temperature_celsius, facts.power_on_seconds, facts.capacity_bytes) == (None, None, None)
+    assert len(facts.implausible) == 8
+    assert "NVMe percentage used 300 outside 0..255" in facts.implausible
+
+
+def test_a_negative_wwn_field_drops_the_wwn_but_the_serial_identity_is_text_only() -> None:
+    """The parser cannot vouch for a WWN with a negative field; the collector keeps the drive's id
+    (see test_smart_collector) because serial_identity is built from text alone."""
+    facts = parse_smartctl_json(fx.as_json(fx.variant(fx.ATA_HDD_HEALTHY, wwn={"naa": 5, "oui": 5358, "id": -27})))
+    assert facts.wwn == ""
+    assert drive_identity(facts) == serial_identity(facts.model, facts.serial) == "WDC_WD40EFRX-68N32N0_WD-WCC7K1ABCDEF"

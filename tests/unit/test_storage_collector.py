@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from collectors.kit.context import Cancelled, CollectorError, RunContext
-from collectors.model.readings import ArrayReading
+from collectors.model.readings import ArrayReading, StorageScan
 from collectors.storage.collector import StorageCollector, whole_disk
 from collectors.storage.config import StorageConfig
 from tests import storage_fixtures as fx
@@ -19,9 +19,24 @@ from tests import storage_fixtures as fx
 ProgramFactory = Callable[..., str]
 
 
-def storage(procfs: Path, sysfs: Path, zpool: str) -> StorageCollector:
-    """The collector as the daemon builds it for a [storage] section naming `zpool`."""
-    return StorageCollector(StorageConfig(zpool=zpool), procfs, sysfs)
+class Storage:
+    """The collector as the daemon builds it for a [storage] section naming `zpool`; `collect` returns the
+    arrays and keeps the run's StorageScan (whether every source present could be read) in `scan`."""
+
+    def __init__(self, collector: StorageCollector) -> None:
+        self.collector = collector
+        self.scan: StorageScan | None = None
+
+    def collect(self, ctx: RunContext) -> list[ArrayReading]:
+        readings = self.collector.collect(ctx)
+        scans = [r for r in readings if isinstance(r, StorageScan)]
+        assert len(scans) == 1, readings
+        self.scan = scans[0]
+        return [r for r in readings if isinstance(r, ArrayReading)]
+
+
+def storage(procfs: Path, sysfs: Path, zpool: str) -> Storage:
+    return Storage(StorageCollector(StorageConfig(zpool=zpool), procfs, sysfs))
 
 
 def ctx_for(tmp_path: Path, seconds: float = 10.0) -> RunContext:
@@ -132,6 +147,7 @@ def test_md_without_sysfs_uses_mdstat_alone(procfs: Path, sysfs: Path, tmp_path:
     assert (readings["md1"].redundancy, readings["md1"].degraded) == (0, True)
     # The hot spare carries no data and is not a member; the write-mostly member is.
     assert readings["md5"].members == ("sde", "sdd", "sdc", "sdb", "sda")
+    assert readings["md5"].spares == ("sdf",)
     assert readings["md5"].redundancy == 2
 
 
@@ -205,6 +221,8 @@ def test_zfs_pools(procfs: Path, sysfs: Path, tmp_path: Path, zpool: ProgramFact
     assert (readings["backup"].level, readings["backup"].redundancy) == ("single", 0)
     nas = readings["nas"]
     assert nas.members == ("sda", "sdb", "sdc", "sdd", "nvme2n1", "nvme3n1")
+    # Spares, SLOG and L2ARC are named apart, so that P2 judges a failing one for what it risks.
+    assert (nas.spares, nas.logs, nas.caches, nas.log_redundancy) == (("sde", "sdf"), ("nvme0n1",), ("nvme1n1",), 0)
     assert (nas.sync_action, nas.sync_progress_ratio, nas.redundancy) == ("scrub", pytest.approx(0.145, abs=5e-4), 1)
     assert (tmp_path / "zpool-calls.log").read_text() == "status -P -L\n"
 
@@ -250,7 +268,9 @@ def test_zpool_missing_is_not_an_error(procfs: Path, sysfs: Path, tmp_path: Path
 
 def test_zpool_not_on_path(procfs: Path, sysfs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
-    assert StorageCollector(StorageConfig(), procfs, sysfs).collect(ctx_for(tmp_path)) == []
+    collector = storage(procfs, sysfs, "zpool")
+    assert collector.collect(ctx_for(tmp_path)) == []
+    assert collector.scan == StorageScan(True, "")  # no ZFS installed: nothing to read, nothing missed
 
 
 def test_zpool_garbage_warns_once_md_kept(procfs: Path, sysfs: Path, tmp_path: Path, zpool: ProgramFactory,
@@ -259,6 +279,9 @@ def test_zpool_garbage_warns_once_md_kept(procfs: Path, sysfs: Path, tmp_path: P
     collector = storage(procfs, sysfs, zpool("\x00\x01 definitely not zpool output\n"))
     for _ in range(2):
         assert [r.array for r in collector.collect(ctx_for(tmp_path))] == ["md0"]
+        # md is still reported, but the host must not pass for one without pools.
+        assert collector.scan is not None and not collector.scan.complete
+        assert "status output unusable" in collector.scan.reason
     assert len(warnings(caplog)) == 1
 
 
@@ -279,8 +302,10 @@ def test_zpool_failure_warns_once_and_again_after_recovery(procfs: Path, sysfs: 
     collector.collect(ctx_for(tmp_path))
     assert len(warnings(caplog)) == 1
     assert "out of memory" in warnings(caplog)[0]
+    assert collector.scan is not None and collector.scan.reason.endswith("status exited 1")
     current.write_text(working)
     assert len(collector.collect(ctx_for(tmp_path))) == 2
+    assert collector.scan == StorageScan(True, "")
     current.write_text(broken)
     collector.collect(ctx_for(tmp_path))
     assert len(warnings(caplog)) == 2

@@ -258,3 +258,30 @@ def test_pool_redundancy_is_the_minimum_over_data_vdevs() -> None:
     pool = only(text)
     assert pool.level == "raidz2+mirror"
     assert pool.redundancy == 0
+
+
+def test_spare_log_and_cache_devices_are_listed_apart_from_members() -> None:
+    pool = only(fx.ZFS_WITH_CLASSES)
+    assert paths(pool.spare_devices) == ["/dev/sde1", "/dev/sdf1"]
+    assert paths(pool.log_devices) == ["/dev/nvme0n1p4"]
+    assert paths(pool.cache_devices) == ["/dev/nvme1n1p4"]
+    assert pool.log_redundancy == 0  # a single SLOG device
+    assert not set(paths(pool.members)) & {"/dev/sde1", "/dev/sdf1", "/dev/nvme0n1p4", "/dev/nvme1n1p4"}
+
+
+def test_mirrored_log_survives_one_failure_and_an_in_use_spare_is_both() -> None:
+    text = fx.pool("nas", "ONLINE", [
+        fx.Row(0, "nas", "ONLINE"),
+        fx.Row(2, "mirror-0", "ONLINE"),
+        fx.Row(4, "/dev/sda1", "ONLINE"),
+        fx.Row(4, "/dev/sdb1", "ONLINE"),
+        fx.Row(0, "logs"),
+        fx.Row(2, "mirror-1", "ONLINE"),
+        fx.Row(4, "/dev/nvme0n1p4", "ONLINE"),
+        fx.Row(4, "/dev/nvme1n1p4", "ONLINE"),
+    ])
+    pool = only(text)
+    assert paths(pool.log_devices) == ["/dev/nvme0n1p4", "/dev/nvme1n1p4"]
+    assert pool.log_redundancy == 1
+    in_use = only(fx.ZFS_SPARE_IN_USE)
+    assert paths(in_use.spare_devices) == ["/dev/sde1"] and "/dev/sde1" in paths(in_use.members)
