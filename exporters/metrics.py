@@ -3,10 +3,16 @@
 Names, help, labels and values live in exporters.catalog; this file only turns them into prometheus_client
 families. Families are built fresh on each call, as prometheus_client custom collectors should, so label sets
 never go stale between scrapes.
+
+One value that cannot be rendered (an integer too large for a float, NaN, a label that is not text) costs its
+own sample, never the scrape: prometheus_client formats every sample at the end, so a single bad one would
+otherwise turn every /metrics answer into a 500 and `physgap once` into a traceback.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import time
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -14,7 +20,9 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from collectors.model.snapshot import View
-from exporters.catalog import CATALOG, Field, Kind
+from exporters.catalog import CATALOG, Field, Kind, Sample
+
+log = logging.getLogger(__name__)
 
 
 def metric_families(view: View) -> Iterator[Metric]:
@@ -52,9 +60,62 @@ def _family(kind: Kind[Any], field: Field[Any], readings: Iterable[Any], now: fl
         # info fields too: the classic text format has no info type and writes them as gauges anyway.
         family = GaugeMetricFamily(field.metric, field.help, labels=list(field.labels))
     for reading in readings:
-        for sample in kind.samples(field, reading, now):
-            family.add_metric(list(sample.labels), sample.value)
+        for labels, value in _renderable(kind, field, reading, now):
+            family.add_metric(labels, value)
     return family
+
+
+def _renderable(kind: Kind[Any], field: Field[Any], reading: Any, now: float | None) -> list[tuple[list[str], float]]:
+    """The samples of one object for one field that the exposition can carry; the others dropped and logged.
+
+    Any error while reading the value (a field's own bug included) costs that object's samples of this field
+    only. Non-finite values are dropped too: NaN compares false with every alert threshold, so it would read
+    as "fine" where nothing was measured.
+    """
+    try:
+        samples: tuple[Sample, ...] = kind.samples(field, reading, now)
+    except Exception as exc:
+        log.debug("metrics: %s%.200s dropped: %s: %s", field.metric, _key(kind, reading), type(exc).__name__, exc)
+        return []
+    rendered = []
+    for sample in samples:
+        try:
+            value = float(sample.value)
+        except (OverflowError, TypeError, ValueError) as exc:
+            log.debug("metrics: %s%s dropped: value %.40r cannot be rendered (%s)", field.metric, sample.labels,
+                      sample.value, exc)
+            continue
+        if not math.isfinite(value):
+            log.debug("metrics: %s%s dropped: value %r is not a number", field.metric, sample.labels, value)
+            continue
+        if problem := _label_problem(field, sample.labels):
+            log.debug("metrics: %s%.200r dropped: %s", field.metric, sample.labels, problem)
+            continue
+        rendered.append((list(sample.labels), value))
+    return rendered
+
+
+def _key(kind: Kind[Any], reading: Any) -> str:
+    try:
+        return repr(kind.key(reading))
+    except Exception:
+        return f" of a {kind.name}"
+
+
+def _label_problem(field: Field[Any], labels: tuple[str, ...]) -> str:
+    if len(labels) != len(field.labels):
+        return f"{len(labels)} label values for {len(field.labels)} labels"
+    for value in labels:
+        if not isinstance(value, str):
+            return f"label value {value!r} is not text"
+        if value.isascii():
+            continue
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            # A lone surrogate (undecodable bytes kept by surrogateescape) would fail the whole body's encoding.
+            return f"label value {value!r} is not valid Unicode"
+    return ""
 
 
 def _without_duplicates(family: Metric) -> Metric:

@@ -29,3 +29,26 @@ def read_attr(path: Path, *, device_gone: bool = False) -> str | None:
             raise DeviceGone(exc.errno, exc.strerror, str(path)) from exc
         return None
     return raw.decode("ascii", "replace").strip()
+
+
+# sysfs prints kernel integers, and the widest a network or block attribute holds is 64 bits: 20 decimal
+# digits, 16 hex ones. Longer text is no kernel number, so it is refused before int() has to parse it.
+_MAX_INT_DIGITS = 24
+
+
+def parse_int(text: str | None, *, low: int, high: int, base: int = 10) -> int | None:
+    """A sysfs integer within [low, high], else None (absent, garbage, or absurd).
+
+    Every caller states the range the kernel can actually produce for its attribute: a value outside it is
+    a sentinel or a broken replayed tree, and must read as unknown rather than reach a metric or a rule.
+    """
+    if text is None:
+        return None
+    digits = text.strip()
+    if not digits or len(digits) > _MAX_INT_DIGITS:
+        return None
+    try:
+        value = int(digits, base)
+    except ValueError:
+        return None
+    return value if low <= value <= high else None

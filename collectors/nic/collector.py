@@ -19,17 +19,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from collectors.kit.context import CollectorError, RunContext
-from collectors.kit.sysfs import DeviceGone, read_attr
+from collectors.kit.sysfs import DeviceGone, parse_int, read_attr
 from collectors.model.readings import LinkReading
 from collectors.nic.config import NicsConfig
 from collectors.nic.ethtool import LinkSettings, get_link_settings
-from collectors.nic.linkmodes import best_speed_mbps
+from collectors.nic.linkmodes import best_speed_mbps, plausible_speed
 
 log = logging.getLogger(__name__)
 
 IFF_UP = 0x1
 _BDF = re.compile(r"[0-9a-f]{4,}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]")
 _OPERSTATES = frozenset({"up", "down", "lowerlayerdown", "dormant", "testing", "notpresent", "unknown"})
+# The kernel's own widths for the integers read here: `speed` is printed signed (SPEED_UNKNOWN as -1) by
+# today's kernels and as u32 by some drivers; `flags` is an unsigned int; `carrier_changes` is the sum of two
+# atomic_t counters, so anything past 32 bits (or below 0) is not a count the kernel could have kept.
+_U32 = 0xFFFFFFFF
+_S32_MIN = -0x80000000
 
 
 class _Vanished(Exception):
@@ -51,15 +56,6 @@ def _read_attr(path: Path) -> str | None:
         raise _Vanished(path.parent.name) from exc
 
 
-def _parse_int(text: str | None, base: int = 10) -> int | None:
-    if text is None:
-        return None
-    try:
-        return int(text, base)
-    except ValueError:
-        return None
-
-
 def parse_operstate(text: str | None) -> str:
     if text in _OPERSTATES:
         return text
@@ -75,11 +71,20 @@ def parse_carrier(text: str | None) -> bool | None:
 
 
 def parse_speed_attr(text: str | None) -> int | None:
-    """Mbit/s from the sysfs `speed` file; -1 (SPEED_UNKNOWN), 0 and garbage give None."""
-    value = _parse_int(text)
-    if value is None or value <= 0:
-        return None
-    return value
+    """Mbit/s from the sysfs `speed` file; None for anything that is not a plausible link speed.
+
+    -1 (SPEED_UNKNOWN), its unsigned twin 4294967295, the 16-bit 65535, 0 and garbage are all "unknown":
+    see linkmodes.plausible_speed for the range and why.
+    """
+    return plausible_speed(parse_int(text, low=_S32_MIN, high=_U32))
+
+
+def parse_flags(text: str | None) -> int | None:
+    return parse_int(text, low=0, high=_U32, base=16)
+
+
+def parse_carrier_changes(text: str | None) -> int | None:
+    return parse_int(text, low=0, high=_U32)
 
 
 def parse_duplex(text: str | None) -> bool | None:
@@ -218,20 +223,22 @@ class NicCollector:
 
         operstate = parse_operstate(operstate_text)
         carrier = parse_carrier(carrier_text)
-        flags = _parse_int(flags_text, 16)
+        flags = parse_flags(flags_text)
         # Without flags, a readable carrier is the next best witness of the admin state: the kernel
         # serves `carrier` exactly while the interface is up (netif_running).
         admin_up = carrier is not None if flags is None else bool(flags & IFF_UP)
         trusted = carrier is True and operstate == "up"
         speed = parse_speed_attr(speed_text) if trusted else None
         full_duplex = parse_duplex(duplex_text) if trusted else None
+        carrier_changes = parse_carrier_changes(changes_text)
         for attr, text, understood in (
             ("operstate", operstate_text, operstate_text in _OPERSTATES),
             ("flags", flags_text, flags is not None),
             ("carrier", carrier_text, carrier is not None),
-            ("speed", speed_text, _parse_int(speed_text) is not None),
+            # While the link is up the speed must be a plausible one; down, -1 is the normal answer.
+            ("speed", speed_text, speed is not None or not trusted or speed_text in ("-1", "0")),
             ("duplex", duplex_text, duplex_text in ("full", "half", "unknown")),
-            ("carrier_changes", changes_text, _parse_int(changes_text) is not None),
+            ("carrier_changes", changes_text, carrier_changes is not None),
         ):
             if text is not None and not understood:
                 log.debug("nic: %s: unexpected %s value %r, reported as unknown", name, attr, text)
@@ -258,7 +265,7 @@ class NicCollector:
             max_speed_mbps=best_speed_mbps(supported),
             supported_modes=supported,
             expected_speed_mbps=self._config.expected_mbps.get(name),
-            carrier_changes=_parse_int(changes_text),
+            carrier_changes=carrier_changes,
             bond_master=topology.bond_of.get(name),
             bond_members=members,
             pci_address=pci_address(base / "device") if name in topology.physical else None,

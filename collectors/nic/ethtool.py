@@ -18,14 +18,12 @@ import socket
 import struct
 from dataclasses import dataclass
 
-from collectors.nic.linkmodes import modes_from_bitmap
+from collectors.nic.linkmodes import modes_from_bitmap, plausible_speed
 
 SIOCETHTOOL = 0x8946
 ETHTOOL_GSET = 0x00000001
 ETHTOOL_GLINKSETTINGS = 0x0000004C
 IFNAMSIZ = 16
-SPEED_UNKNOWN = 0xFFFFFFFF
-INT_MAX = 0x7FFFFFFF
 
 # struct ethtool_link_settings without its flexible link_mode_masks[] tail: cmd, speed, duplex, port,
 # phy_address, autoneg, mdio_support, eth_tp_mdix, eth_tp_mdix_ctrl, link_mode_masks_nwords (signed),
@@ -65,7 +63,7 @@ _PORT = {
 class LinkSettings:
     """One GLINKSETTINGS (or legacy GSET) answer."""
 
-    speed_mbps: int | None  # None for SPEED_UNKNOWN (0xFFFFFFFF) and 0, which drivers use for "no link"
+    speed_mbps: int | None  # None when not a plausible link speed: SPEED_UNKNOWN (0xFFFFFFFF), 0 ("no link")
     duplex: str  # "full", "half" or "unknown"
     autoneg: bool
     port: str  # "TP", "FIBRE", "DA", ... or "0x.." for a value this module does not know
@@ -75,10 +73,9 @@ class LinkSettings:
 
 
 def _speed(raw: int) -> int | None:
-    # SPEED_UNKNOWN (0xFFFFFFFF) is above INT_MAX; the kernel rejects any other value up there as invalid.
-    if raw == 0 or raw > INT_MAX:
-        return None
-    return raw
+    # SPEED_UNKNOWN (0xFFFFFFFF), 0 ("no link") and the legacy 16-bit field's 0xFFFF: judged by the same
+    # plausible range as the sysfs `speed` file, so both sources agree on what "unknown" is.
+    return plausible_speed(raw)
 
 
 def _port(raw: int) -> str:

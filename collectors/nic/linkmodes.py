@@ -198,6 +198,24 @@ def best_speed_mbps(modes: Iterable[str]) -> int | None:
     return max(speeds, default=None)
 
 
+# The range a negotiated link speed can have, in Mbit/s. The slowest link the kernel names is 10baseT (and
+# a few drivers report 1 for odd PHYs); the fastest Ethernet being standardised is 1.6 Tbit/s (IEEE
+# 802.3dj), twice the fastest mode in LINK_MODES. Anything above is no link: it is SPEED_UNKNOWN (-1) read
+# as an unsigned 32-bit number (4294967295), or a driver's garbage, and a rule must never judge it.
+MIN_LINK_MBPS = 1
+MAX_LINK_MBPS = 1_600_000
+# 65535 lies inside that range but is no link speed either: the legacy ethtool_cmd keeps the speed in a
+# 16-bit field, and a driver that stores SPEED_UNKNOWN there reports 0xFFFF. No standard rate is 65.535G.
+SPEED_SENTINELS = frozenset({0xFFFF})
+
+
+def plausible_speed(mbps: int | None) -> int | None:
+    """`mbps` when it can be a real link's speed, else None (unknown): see MIN/MAX_LINK_MBPS."""
+    if mbps is None or mbps in SPEED_SENTINELS or not MIN_LINK_MBPS <= mbps <= MAX_LINK_MBPS:
+        return None
+    return mbps
+
+
 _SPEED_RE = re.compile(
     r"(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>[mgt]?)(?:b|bit|bps|bit/s|b/s)?", re.IGNORECASE
 )
@@ -221,4 +239,7 @@ def parse_speed(text: str) -> int | None:
     mbps = Decimal(match["number"]) * _UNIT_MBPS[match["unit"].lower()]
     if mbps <= 0 or mbps != mbps.to_integral_value():
         raise ValueError(f"link speed {text!r} is not a positive whole number of Mbit/s")
+    if mbps > MAX_LINK_MBPS:
+        # An expectation no link can meet would keep P3 open for ever.
+        raise ValueError(f"link speed {text!r} is faster than any Ethernet link (at most 1.6T)")
     return int(mbps)

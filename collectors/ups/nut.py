@@ -10,8 +10,15 @@ Design points, each from ../shared/notes/ups-nut-snmp.md:
   own: the reading says up=False with that code, and the collector does not fail.
 * Shutdown protection is visible from the network: NUMLOGINS counts attached upsmon instances. This collector
   never logs in itself (nut_client never sends LOGIN), so it never inflates that count.
-* One dead server never hides another's UPSes; only when every configured server failed does the collector
-  fail, so that P1 can say "unknown" instead of "no UPS".
+* A UPS that was seen (or is configured by name) never vanishes: while its server is dead, stalled or garbled
+  it is reported with up=False and the reason, so `physgap_ups_up == 0` can fire and P1 names it. One dead
+  server never hides another's UPSes. The collector fails only when it has nothing to say about any UPS:
+  every server failed and none of them has a UPS known by name (never answered, `ups = ""`).
+* Each server's poll ends a little before the run's deadline, so that a stalled server still costs only its
+  own readings (up=False, "timed out") instead of the whole run being abandoned by the scheduler.
+* A name from `LIST UPS` that is not one valid protocol word (undecodable bytes, control characters) is
+  refused: never queried, reported up=False under its escaped name (nut_client.escape_name), so it is
+  neither merged into another name by U+FFFD nor hidden.
 """
 
 from __future__ import annotations
@@ -31,7 +38,15 @@ from collectors.kit.secrets import SecretError, read_secret
 from collectors.kit.warnonce import WarnOnce
 from collectors.model.readings import UpsReading
 from collectors.ups.config import DEFAULT_UPSMON_CONF, NutServerConfig
-from collectors.ups.nut_client import DEFAULT_PORT, NutClient, NutClientError, NutError, split_words
+from collectors.ups.nut_client import (
+    DEFAULT_PORT,
+    NutClient,
+    NutClientError,
+    NutError,
+    NutProtocolError,
+    split_words,
+    valid_name,
+)
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +55,10 @@ _WEEK = 7 * 86400.0
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback", "::1",
                              "0:0:0:0:0:0:0:1"})
 _ROLES = ("primary", "secondary", "master", "slave")
+# What a server's poll leaves of the run's budget for handing its readings back: 10 %, between 0.1 and 1 s.
+_RESERVE_SHARE = 0.1
+_RESERVE_MIN, _RESERVE_MAX = 0.1, 1.0
+INVALID_NAME = "invalid UPS name from the server (shown escaped); not read"
 
 
 # -- pure parsers ----------------------------------------------------------------------------------------------
@@ -304,7 +323,9 @@ class NutUpsCollector:
             raise Cancelled("cancelled")
         readings = [reading for result in results for reading in result.readings]
         failed = [(server, result) for server, result in zip(self._servers, results, strict=True) if result.failed]
-        if failed and len(failed) == len(results):
+        if failed and len(failed) == len(results) and not readings:
+            # Nothing to name: a failure is the only honest answer (P1 shows it). With a name known, the up=0
+            # readings are the answer instead, and they carry each server's reason.
             reasons = "; ".join(f"{server.config.label}: {result.reason}" for server, result in failed)
             raise CollectorError(f"no UPS server answered ({reasons})")
         return readings
@@ -331,7 +352,7 @@ class NutUpsCollector:
                 server.client.close()
                 server.client = None  # reconnect so the password is sent
         client = self._client(server)
-        client.bound(ctx.deadline, ctx.cancel)
+        client.bound(_poll_deadline(ctx), ctx.cancel)
         answered = False
         if config.ups:
             names = [config.ups]
@@ -343,6 +364,12 @@ class NutUpsCollector:
             answered = True
             server.known = names
         readings: list[UpsReading] = []
+        refused = [name for name in names if not valid_name(name)]
+        for name in refused:
+            self._warn.warn(f"name:{label}:{name}", "ups: NUT server %s lists a UPS named %s: %s", label, name,
+                            INVALID_NAME)
+            readings.append(self._down(config, name, INVALID_NAME, upsmon))
+        names = [name for name in names if valid_name(name)]
         for index, name in enumerate(names):
             try:
                 readings.append(self._read_ups(client, config, name, upsmon))
@@ -395,6 +422,11 @@ class NutUpsCollector:
             logins = client.num_logins(name)
         except NutError as exc:
             log.debug("ups: GET NUMLOGINS %s: %s", ups_id, exc.code)
+        except NutProtocolError as exc:
+            # A count that is no count (garbage, 400 digits) costs the count only: the variables were read, and
+            # the client reconnects for the next request.
+            self._warn.warn(f"numlogins:{ups_id}", "ups: %s: GET NUMLOGINS: %s; shutdown clients unknown", ups_id,
+                            exc)
         if log.isEnabledFor(logging.DEBUG):
             try:
                 log.debug("ups: %s clients: %s", ups_id, ", ".join(client.list_client(name)) or "none")
@@ -443,6 +475,13 @@ class _Identity:
 
         return cls(first("ups.mfr", "device.mfr"), first("ups.model", "device.model"),
                    first("ups.serial", "device.serial"), first("driver.name"))
+
+
+def _poll_deadline(ctx: RunContext) -> float:
+    """When a server's poll must end: early enough that its readings (up=0 "timed out" included) are handed
+    back before the scheduler abandons the run at its own deadline and keeps nothing of it."""
+    reserve = min(_RESERVE_MAX, max(_RESERVE_MIN, _RESERVE_SHARE * ctx.remaining()))
+    return ctx.deadline - reserve
 
 
 def _reason(exc: NutClientError) -> str:

@@ -17,6 +17,9 @@ of them unescapes `\\"` and `\\\\` in quoted values. What this client guarantees
   cost ~40 ms per LIST VAR. TCP_QUICKACK is re-armed before every recv (Linux; elsewhere a no-op) and our own
   requests go out with TCP_NODELAY; replies are read in large chunks through a buffer, not byte by byte.
 * Passwords never appear in exception messages or logs: requests are echoed with their arguments redacted.
+* Bytes that are not UTF-8 never become U+FFFD in a name: values (a Latin-1 serial) are shown with the
+  replacement character as before, but a UPS name from `LIST UPS` is an identity, so its undecodable bytes
+  (and control characters) are escaped as `\\xNN`, and such a name fails `valid_name` (see escape_name).
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ MAX_LIST_ITEMS = 20000
 _RECV_CHUNK = 65536
 # Longest single wait on the socket, so that a cancel event is noticed promptly during a long timeout.
 _SLICE = 0.25
+# upsd counts its clients in an int; anything larger is not a count it could have sent.
+_MAX_COUNT = 0x7FFFFFFF
 _QUICKACK = getattr(socket, "TCP_QUICKACK", None)
 
 _T = TypeVar("_T")
@@ -119,6 +124,39 @@ def split_words(line: str, *, comments: bool = False, strict: bool = True) -> li
     return words
 
 
+def escape_name(word: str) -> str:
+    """A name as the server sent it, in printable text: undecodable bytes, control characters and the backslash
+    itself as `\\xNN`, so the escape cannot be confused with a name and distinct names stay distinct.
+
+    `word` comes from a line decoded with surrogateescape (an undecodable byte 0xNN is U+DCNN there).
+    """
+    out: list[str] = []
+    for char in word:
+        code = ord(char)
+        if 0xDC80 <= code <= 0xDCFF:
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif char == "\\" or not char.isprintable():
+            out.extend(f"\\x{byte:02x}" for byte in char.encode("utf-8"))
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def valid_name(name: str) -> bool:
+    """True for a name that can be sent back to upsd as one protocol word.
+
+    upsd itself never lists anything else: its config parser drops non-ASCII bytes from UPS names (upsd 2.8.0
+    serves a Latin-1 `[b\\xfcro]` and a UTF-8 `[büro]` both as `bro`), so an escaped name comes from a peer
+    that is not upsd.
+    """
+    return _plain(name)
+
+
+def _text(word: str) -> str:
+    """A value for display: undecodable bytes as U+FFFD, so a Latin-1 serial does not fail the poll."""
+    return word.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def _show(line: str, limit: int = 80) -> str:
     """A reply line fit for an error message: repr'd (control bytes visible) and shortened."""
     return repr(line if len(line) <= limit else line[:limit] + "...")
@@ -160,20 +198,20 @@ class NutClient:
     def list_ups(self, deadline: float | None = None) -> dict[str, str]:
         """`LIST UPS`: {name: description} of every UPS upsd serves (stale or disconnected ones included)."""
         rows = self._call(deadline, lambda: self._list(("UPS",), "UPS", 2))
-        return {row[0]: row[1] for row in rows}
+        return {escape_name(row[0]): _text(row[1]) for row in rows}
 
     def list_var(self, ups: str, deadline: float | None = None) -> dict[str, str]:
         """`LIST VAR <ups>`: every variable with its unescaped value."""
         _check_name(ups)
         rows = self._call(deadline, lambda: self._list(("VAR", ups), "VAR", 2, ups))
-        return {row[0]: row[1] for row in rows}
+        return {_text(row[0]): _text(row[1]) for row in rows}
 
     def get_var(self, ups: str, var: str, deadline: float | None = None) -> str:
         """`GET VAR <ups> <var>`: one value, unescaped."""
         _check_name(ups)
         _check_name(var)
         words = self._call(deadline, lambda: self._single(("GET", "VAR", ups, var), ("VAR", ups, var), 1))
-        return words[0]
+        return _text(words[0])
 
     def num_logins(self, ups: str, deadline: float | None = None) -> int:
         """`GET NUMLOGINS <ups>`: clients logged in to this UPS, i.e. attached upsmon instances."""
@@ -183,15 +221,15 @@ class NutClient:
             count = int(words[0])
         except ValueError:
             raise NutProtocolError(f"NUMLOGINS for {ups} is not a number: {_show(words[0])}") from None
-        if count < 0:
-            raise NutProtocolError(f"NUMLOGINS for {ups} is negative: {count}")
+        if not 0 <= count <= _MAX_COUNT:
+            raise NutProtocolError(f"NUMLOGINS for {ups} is not a count of clients: {_show(words[0])}")
         return count
 
     def list_client(self, ups: str, deadline: float | None = None) -> list[str]:
         """`LIST CLIENT <ups>`: addresses of the logged-in clients."""
         _check_name(ups)
         rows = self._call(deadline, lambda: self._list(("CLIENT", ups), "CLIENT", 1, ups))
-        return [row[0] for row in rows]
+        return [_text(row[0]) for row in rows]
 
     def close(self) -> None:
         """Drop the connection (upsd needs no LOGOUT from a client that never logged in)."""
@@ -381,9 +419,10 @@ class NutClient:
                     raise NutProtocolError(f"reply line to {what} longer than {MAX_LINE} bytes")
                 if raw.endswith(b"\r"):
                     raw = raw[:-1]
-                # upsd passes driver bytes through; replacement keeps a Latin-1 serial from failing a poll,
-                # while anything structurally wrong is still refused by the reply checks.
-                return raw.decode("utf-8", "replace")
+                # Lossless: upsd passes driver bytes through, and a name must keep its own bytes to be escaped
+                # rather than merged with another into U+FFFD. The public methods decide how each word is shown
+                # (escape_name, _text); nothing with a surrogate leaves this class.
+                return raw.decode("utf-8", "surrogateescape")
             if len(self._buffer) > MAX_LINE:
                 raise NutProtocolError(f"reply line to {what} longer than {MAX_LINE} bytes")
             remaining = self._check_time(f"waiting for the reply to {what}")
@@ -419,7 +458,7 @@ def _redact(words: tuple[str, ...]) -> str:
 
 
 def _error(line: str) -> NutError:
-    words = line.split(" ", 2)
+    words = _text(line).split(" ", 2)
     code = words[1] if len(words) > 1 and words[1] else "UNKNOWN"
     return NutError(code, words[2] if len(words) > 2 else "")
 

@@ -23,9 +23,12 @@ def evaluate(snapshot: Snapshot, ctx: RuleContext) -> Finding:
         return Finding.unknown("waiting for the first UPS poll")
     upses = snapshot.readings(UpsReading)
     reachable = [u for u in upses if u.up]
-    unreachable = [f"{u.ups} unreachable: {u.reason}" for u in upses if not u.up]
+    # A collector that failed has no reading to name its UPSes by (a server that never answered): its error
+    # is the evidence, also next to other collectors' reachable UPSes, so nothing unreachable goes unsaid.
+    errors = [f"{s.name}: {s.error}" for s in ran if s.success is False]
+    unreachable = [f"{u.ups} unreachable: {u.reason}" for u in upses if not u.up] + [
+        f"{error} (collector failed)" for error in errors]
     if not reachable:
-        errors = [f"{s.name}: {s.error}" for s in ran if s.success is False]
         detail = "; ".join([f"{u.ups}: {u.reason}" for u in upses] + errors) or (
             "no NUT server answered on 127.0.0.1:3493 and none is configured")
         return Finding(True, (f"no reachable UPS ({detail})",))

@@ -19,8 +19,16 @@ def evaluate(snapshot: Snapshot, ctx: RuleContext) -> Finding:
     links = [r for r in snapshot.readings(LinkReading) if r.kind != "bond"]
     if not links:
         return Finding.unknown("no network interface found")
+    # Up (as physgap_nic_up says), but the driver gave no valid speed (-1, a sentinel, garbage): neither down
+    # nor fast. Where there is something to judge it against, it keeps P3 from resolving; the open findings
+    # of other links stand.
+    unmeasured = [r for r in links if r.up and not r.speed_mbps and (r.max_speed_mbps or r.expected_speed_mbps)]
     if evidence := links_below_capability(links):
-        return Finding(True, evidence)
+        return Finding(True, evidence + tuple(f"{r.interface} up, speed unknown" for r in unmeasured))
+    if unmeasured:
+        return Finding.unknown("; ".join(
+            f"{r.interface} is up but its driver reports no valid speed, so it cannot be judged against "
+            f"{_capability_text(r)}" for r in unmeasured))
     judged = [r for r in links if r.carrier and r.speed_mbps and (r.max_speed_mbps or r.expected_speed_mbps)]
     if not judged:
         # A link whose capability is unknown (virtio, or no ethtool link modes) proves nothing either way.
@@ -41,7 +49,7 @@ def links_below_capability(links: list[LinkReading]) -> tuple[str, ...]:
             if link.expected_speed_mbps and speed < link.expected_speed_mbps:
                 evidence.append(f"{link.interface} {speed_text(speed)}, expected "
                                 f"{speed_text(link.expected_speed_mbps)}")
-        elif link.expected_speed_mbps:
+        elif link.expected_speed_mbps and not link.up:
             evidence.append(f"{link.interface} down, expected {speed_text(link.expected_speed_mbps)}")
     fastest_up = max((r.speed_mbps or 0 for r in up), default=0)
     if fastest_up:
@@ -55,6 +63,15 @@ def links_below_capability(links: list[LinkReading]) -> tuple[str, ...]:
             evidence.append(f"{link.interface} ({speed_text(capability)}) down while {carrier.interface} "
                             f"carries traffic at {speed_text(fastest_up)}")
     return tuple(evidence)
+
+
+def _capability_text(link: LinkReading) -> str:
+    parts = []
+    if link.max_speed_mbps:
+        parts.append(f"its {speed_text(link.max_speed_mbps)} capability")
+    if link.expected_speed_mbps:
+        parts.append(f"the expected {speed_text(link.expected_speed_mbps)}")
+    return " or ".join(parts)
 
 
 RULE = GapRule(

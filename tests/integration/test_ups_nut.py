@@ -232,25 +232,51 @@ def test_dead_server_never_hides_another(started: list[NutServer], tmp_path: Pat
     assert back[ups_a].up and back[ups_a].flags == ("OL",)
 
 
-def test_every_server_failed_is_a_collector_error(started: list[NutServer], tmp_path: Path,
-                                                  caplog: pytest.LogCaptureFixture) -> None:
+def test_every_server_failed_keeps_the_known_ups_down(started: list[NutServer], tmp_path: Path,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    """The only server dead: its UPS stays reported, down with the reason, instead of the whole run failing
+    and every UPS series vanishing (an alert on physgap_ups_up == 0 could never fire)."""
     server = start(started, tmp_path / "nut", {"ups1": nut_devs.ONLINE})
-    collector = NutUpsCollector([entry(server, timeout=1.0)], upsmon_conf=None)
-    assert by_ups(collector.collect(ctx(tmp_path)))[f"ups1@127.0.0.1:{server.port}"].up
+    ups1 = f"ups1@127.0.0.1:{server.port}"
+    seen = NutUpsCollector([entry(server, timeout=1.0)], upsmon_conf=None)
+    named = NutUpsCollector([entry(server, ups="ups1", timeout=1.0)], upsmon_conf=None)
+    assert by_ups(seen.collect(ctx(tmp_path)))[ups1].up
     server.kill_upsd()
-    with pytest.raises(CollectorError, match="no UPS server answered"):
-        collector.collect(ctx(tmp_path))
+    for collector in (seen, named):  # seen in an earlier poll, or configured by name and never seen up
+        down = by_ups(collector.collect(ctx(tmp_path)))
+        assert list(down) == [ups1]
+        assert not down[ups1].up and down[ups1].reason == "connection refused"
     server.start_upsd()
     server.wait_ready()
-    assert by_ups(collector.collect(ctx(tmp_path)))[f"ups1@127.0.0.1:{server.port}"].up
+    assert by_ups(seen.collect(ctx(tmp_path)))[ups1].up
 
-    # A server never seen answering: nothing is invented for it, one warning, and the error names it.
+    # A server never seen answering, with no UPS named: nothing is invented for it; the run fails, one
+    # warning, and the error names the server and why.
     never = NutUpsCollector([NutServerConfig(port=_refused_port(), timeout=1.0)], upsmon_conf=None)
     with caplog.at_level(logging.WARNING, logger=NUT_LOGGER):
         for _ in range(2):
             with pytest.raises(CollectorError, match="refused"):
                 never.collect(ctx(tmp_path))
     assert sum("no UPS on it is known" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_stalled_server_hands_back_its_down_reading_before_the_run_deadline(
+        started: list[NutServer], tmp_path: Path) -> None:
+    """A server that accepts and never answers, with a per-request timeout longer than the run's: the poll
+    ends before the run's deadline, so the scheduler gets the down reading instead of abandoning the run."""
+    server = start(started, tmp_path / "nut", {"ups1": nut_devs.ONLINE})
+    collector = NutUpsCollector([entry(server, timeout=30.0)], upsmon_conf=None)
+    assert collector.collect(ctx(tmp_path))
+    assert server.upsd is not None
+    server.upsd.send_signal(signal.SIGSTOP)
+    try:
+        run = ctx(tmp_path, seconds=2)
+        readings = by_ups(collector.collect(run))
+        assert time.monotonic() < run.deadline
+    finally:
+        server.upsd.send_signal(signal.SIGCONT)
+    reading = readings[f"ups1@127.0.0.1:{server.port}"]
+    assert not reading.up and "timed out" in reading.reason
 
 
 def test_autodetect_with_nothing_listening_reports_nothing(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from collectors.nic.linkmodes import (
     bitmap_from_modes,
     modes_from_bitmap,
     parse_speed,
+    plausible_speed,
 )
 
 # ../shared/corpus next to the repository, as DESIGN.md places it.
@@ -139,6 +140,7 @@ def test_unknown_mode_name_is_rejected() -> None:
         ("1Gbps", 1000),
         ("1000", 1000),  # bare numbers are Mbit/s, like sysfs `speed` and ethtool
         ("0.1G", 100),
+        ("1.6T", 1_600_000),  # the fastest Ethernet being standardised is still a speed one may expect
         ("", None),
         ("auto", None),
     ],
@@ -147,7 +149,23 @@ def test_parse_speed(text: str, mbps: int | None) -> None:
     assert parse_speed(text) == mbps
 
 
-@pytest.mark.parametrize("text", ["fast", "10X", "G", "-1G", "0", "0M", "0.5M", "1e4", "10 G G", "ten gig"])
+@pytest.mark.parametrize("text", ["fast", "10X", "G", "-1G", "0", "0M", "0.5M", "1e4", "10 G G", "ten gig", "2T",
+                                  "4294967295"])
 def test_parse_speed_rejects_garbage(text: str) -> None:
     with pytest.raises(ValueError, match=re.escape(repr(text))):
         parse_speed(text)
+
+
+@pytest.mark.parametrize("mbps", [10, 100, 1000, 2500, 10_000, 800_000, 1_600_000, 1, 1234])
+def test_plausible_speeds_are_kept(mbps: int) -> None:
+    assert plausible_speed(mbps) == mbps
+
+
+@pytest.mark.parametrize("mbps", [None, 0, -1, 65535, 4294967295, 1_600_001, 2**63])
+def test_sentinels_and_absurd_speeds_are_unknown(mbps: int | None) -> None:
+    """-1 and its u32 twin (SPEED_UNKNOWN), the legacy 16-bit 65535, and anything past 1.6 Tbit/s."""
+    assert plausible_speed(mbps) is None
+
+
+def test_every_link_mode_speed_is_plausible() -> None:
+    assert all(plausible_speed(mode.speed_mbps) == mode.speed_mbps for mode in LINK_MODES if mode.speed_mbps)

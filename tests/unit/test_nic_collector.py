@@ -218,6 +218,42 @@ def test_unexpected_values_become_unknown_and_are_logged(
     assert "unexpected speed value 'fast'" in caplog.text
 
 
+@pytest.mark.parametrize("speed", ["-1", "4294967295", "65535", "0", "2000000", "9" * 30])
+def test_sentinel_speed_on_an_up_link_is_unknown_not_down(tmp_path: Path, speed: str) -> None:
+    """SPEED_UNKNOWN as -1 or as u32, the legacy 16-bit 65535, and anything faster than any Ethernet: the link
+    is up (carrier, operstate) but its speed is unknown, never 5.37e14 bytes/s."""
+    root = build_net_tree(tmp_path, [Iface(I226_V, 4, pci=MS01_PCI[I226_V], speed=speed)])
+    nic = collect(root, NicsConfig(expected_mbps={I226_V: 2500}))[I226_V]
+    assert nic.up and nic.carrier is True
+    assert nic.speed_mbps is None
+    assert nic.speed_bytes_per_second is None
+    assert nic.expected_speed_mbps == 2500
+
+
+def test_plausible_speeds_are_kept(tmp_path: Path) -> None:
+    ifaces = [Iface(f"enp{index}s0", index + 2, pci=f"0000:0{index}:00.0", speed=speed)
+              for index, speed in enumerate(("10", "2500", "800000"))]
+    readings = collect(build_net_tree(tmp_path, ifaces))
+    assert [readings[f"enp{index}s0"].speed_mbps for index in range(3)] == [10, 2500, 800000]
+
+
+def test_absurd_counters_and_flags_are_unknown(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A carrier_changes of 400 digits (or past the kernel's 32 bits, or negative) is no count; flags past 32
+    bits are no flags: unknown, and the rest of the interface is still read."""
+    root = build_net_tree(tmp_path, [
+        Iface("enp1s0", 2, pci="0000:01:00.0", carrier_changes="9" * 400),
+        Iface("enp2s0", 3, pci="0000:02:00.0", carrier_changes="4294967296"),
+        Iface("enp3s0", 4, pci="0000:03:00.0", carrier_changes="-3", flags="0x1" + "0" * 40),
+        Iface("enp4s0", 5, pci="0000:04:00.0", carrier_changes="4294967295"),
+    ])
+    with caplog.at_level(logging.DEBUG, logger="collectors.nic.collector"):
+        readings = collect(root)
+    assert [readings[f"enp{index}s0"].carrier_changes for index in range(1, 5)] == [None, None, None, 4294967295]
+    assert readings["enp1s0"].speed_mbps == 1000 and readings["enp1s0"].up
+    assert readings["enp3s0"].admin_up is True  # flags unknown: the readable carrier says admin-up
+    assert "unexpected carrier_changes value" in caplog.text
+
+
 def test_missing_attributes_on_older_kernels(tmp_path: Path) -> None:
     root = build_net_tree(tmp_path, [Iface("eth0", 2, pci="0000:00:19.0", carrier_changes=None)])
     assert collect(root)["eth0"].carrier_changes is None

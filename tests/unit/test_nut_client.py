@@ -19,8 +19,10 @@ from collectors.ups.nut_client import (
     NutError,
     NutProtocolError,
     NutTimeout,
+    escape_name,
     quote,
     split_words,
+    valid_name,
 )
 
 
@@ -192,6 +194,34 @@ def test_reply_for_another_ups_or_variable_is_refused(servers: list[FakeUpsd]) -
             client.get_var("ups1", "ups.status")
         with pytest.raises(NutProtocolError):
             client.num_logins("ups1")
+
+
+def test_names_that_are_not_utf8_are_escaped_never_merged(servers: list[FakeUpsd]) -> None:
+    """`ups\\xff1` must not become `ups\\ufffd1` (which `ups\\xfe1` would become too): undecodable bytes and
+    control characters of a name are escaped, and such a name is not valid to send back."""
+    server = serve(servers, scripted({
+        "LIST UPS": b'BEGIN LIST UPS\nUPS ups\xff1 "a"\nUPS ups\xfe1 "b"\nUPS ups\x011 "c"\nUPS ups1 "d\xe9"\n'
+                    b'UPS b\xc3\xbcro "e"\nEND LIST UPS\n',
+        "LIST VAR ups1": b'BEGIN LIST VAR ups1\nVAR ups1 ups.serial "AB\xe9C"\nEND LIST VAR ups1\n',
+        "GET NUMLOGINS ups1": "NUMLOGINS ups1 " + "9" * 400 + "\n",
+    }))
+    with server.client() as client:
+        names = client.list_ups()
+        assert names == {"ups\\xff1": "a", "ups\\xfe1": "b", "ups\\x011": "c", "ups1": "d\ufffd", "büro": "e"}
+        assert [valid_name(name) for name in names] == [False, False, False, True, True]
+        # A value keeps the replacement character: it is shown, not sent back, and must not fail the poll.
+        assert client.list_var("ups1")["ups.serial"] == "AB\ufffdC"
+        with pytest.raises(NutProtocolError, match="not a count"):
+            client.num_logins("ups1")  # 400 digits are no count of clients
+        with pytest.raises(ValueError):
+            client.list_var("ups\\xff1")  # an escaped name is never put on the wire
+
+
+def test_escape_name_keeps_distinct_names_distinct() -> None:
+    assert escape_name("ups\udcff1") == "ups\\xff1"
+    assert escape_name("a\\b") == "a\\x5cb"  # a literal backslash cannot pass for an escape
+    assert escape_name("ups\n1") == "ups\\x0a1"
+    assert escape_name("Büro-1") == "Büro-1"
 
 
 def test_over_long_line_is_refused_without_reading_on(servers: list[FakeUpsd]) -> None:
