@@ -4,7 +4,8 @@ example configurations, each checked by the tool that consumes it.
 The staged runs use --no-venv: building the venv means pip fetching dependencies, which is slow and needs
 a package index; set PHYSGAP_TEST_INSTALL_VENV=1 to include a full venv install (about 20 s). systemctl,
 systemd-sysusers and systemd-tmpfiles are replaced by recording stubs on PATH, which proves a staged
-install never touches the running system.
+install never touches the running system. The live install (service user, checks as that user) runs in a
+throwaway copy of the machine: tests/faults/test_install.py.
 """
 
 from __future__ import annotations
@@ -79,12 +80,15 @@ def _calls(stubs: Path) -> str:
 
 
 def _tree(root: Path) -> dict[str, tuple[int, str]]:
-    """relative path -> (mode, sha256) for every file and directory below root."""
+    """relative path -> (mode, sha256 | link target | "dir") for everything below root."""
     found: dict[str, tuple[int, str]] = {}
     for path in sorted(root.rglob("*")):
         mode = stat.S_IMODE(path.lstat().st_mode)
-        digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "dir"
-        found[str(path.relative_to(root))] = (mode, digest)
+        if path.is_symlink():
+            content = "-> " + os.readlink(path)
+        else:
+            content = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "dir"
+        found[str(path.relative_to(root))] = (mode, content)
     return found
 
 
@@ -110,6 +114,40 @@ def test_staged_install_places_every_file(tmp_path: Path, stubs: Path) -> None:
     assert not (prefix / "opt").exists()
     assert _calls(stubs) == "", "a staged install must not touch the running system"
     assert "staged only" in result.stdout
+
+
+def test_staged_install_puts_physgap_on_path(tmp_path: Path, stubs: Path) -> None:
+    # The README's commands run `physgap`: /usr/local/bin (on every PATH, sudo's secure_path included) links
+    # to the venv's console script at its final location, also in a staged root.
+    prefix = tmp_path / "root"
+    result = _install(prefix, stubs, "--no-venv")
+    assert result.returncode == 0, result.stdout + result.stderr
+    link = prefix / "usr/local/bin/physgap"
+    assert link.is_symlink()
+    assert os.readlink(link) == "/opt/physgap/venv/bin/physgap"
+
+
+def test_install_leaves_a_foreign_physgap_on_path_alone(tmp_path: Path, stubs: Path) -> None:
+    prefix = tmp_path / "root"
+    theirs = prefix / "usr/local/bin/physgap"
+    theirs.parent.mkdir(parents=True)
+    theirs.write_text("#!/bin/sh\necho someone else's\n")
+    result = _install(prefix, stubs, "--no-venv")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert theirs.read_text() == "#!/bin/sh\necho someone else's\n"
+    assert f"{theirs} exists and is not a symlink" in result.stderr
+
+
+def test_staged_install_refuses_an_interpreter_the_unit_cannot_see(tmp_path: Path, stubs: Path) -> None:
+    # The unit has PrivateTmp=yes (and ProtectHome=yes): a venv built on a Python below /tmp would fail every
+    # start with 203/EXEC, although root, and even user physgap outside the sandbox, can run it.
+    python = tmp_path / "bin" / "python3"
+    python.parent.mkdir()
+    python.symlink_to(os.path.realpath("/usr/bin/python3"))
+    result = _install(tmp_path / "root", stubs, "--python", str(python))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"not using {python}" in result.stderr and "PrivateTmp=yes" in result.stderr, result.stderr
+    assert not (tmp_path / "root" / "opt").exists()
 
 
 def test_staged_install_is_idempotent(tmp_path: Path, stubs: Path) -> None:
@@ -146,26 +184,33 @@ def test_install_refuses_unknown_arguments(tmp_path: Path, stubs: Path) -> None:
                     reason="full venv install fetches dependencies with pip (~20 s, needs a package index); "
                            "set PHYSGAP_TEST_INSTALL_VENV=1 (scripts/test and CI always run it)")
 def test_staged_install_with_venv(tmp_path: Path, stubs: Path) -> None:
+    # No --python: the default is the system interpreter, never the one running these tests (often a pyenv
+    # or a venv under /root, which the unit cannot reach).
     prefix = tmp_path / "root"
-    result = _install(prefix, stubs, "--python", sys.executable)
+    result = _install(prefix, stubs)
     assert result.returncode == 0, result.stdout + result.stderr
     physgap = prefix / "opt/physgap/venv/bin/physgap"
     version = subprocess.run([str(physgap), "--version"], capture_output=True, text=True, check=True)
     assert version.stdout.startswith("physgap ")
+    home = dict(line.split(" = ", 1) for line in (prefix / "opt/physgap/venv/pyvenv.cfg").read_text().splitlines()
+                if " = " in line)["home"]
+    assert home == "/usr/bin", home
     # Twice: the second run upgrades in place instead of failing on the existing venv.
-    again = _install(prefix, stubs, "--python", sys.executable)
+    again = _install(prefix, stubs)
     assert again.returncode == 0, again.stdout + again.stderr
+    assert "recreating" not in again.stdout
     assert _calls(stubs) == ""
 
 
 # --- sysusers / tmpfiles, applied by the real tools to a scratch root -------------------------------------
 
 
-def _sysusers(root: Path) -> None:
+def _sysusers(root: Path, snippet: str | None = None) -> None:
     tool = require_binary("systemd-sysusers")
     (root / "etc").mkdir(parents=True, exist_ok=True)
+    snippet = (SYSTEMD / "physgap.sysusers").read_text() if snippet is None else snippet
     # "-" reads the snippet from stdin: with --root, file arguments are looked up inside the root.
-    subprocess.run([tool, f"--root={root}", "-"], input=(SYSTEMD / "physgap.sysusers").read_text(),
+    subprocess.run([tool, f"--root={root}", "-"], input=snippet,
                    capture_output=True, text=True, check=True, timeout=60)
 
 
@@ -177,6 +222,10 @@ def _group_entry(root: Path, name: str) -> list[str]:
     raise AssertionError(f"group {name} missing from {root}/etc/group")
 
 
+def _members(root: Path, group: str) -> list[str]:
+    return [name for name in _group_entry(root, group)[3].split(",") if name]
+
+
 def test_sysusers_creates_system_user_in_disk_group(tmp_path: Path) -> None:
     _sysusers(tmp_path)
     users = {line.split(":")[0]: line.split(":") for line in (tmp_path / "etc/passwd").read_text().splitlines()}
@@ -186,7 +235,48 @@ def test_sysusers_creates_system_user_in_disk_group(tmp_path: Path) -> None:
     assert _group_entry(tmp_path, "physgap")[2] == gid
     assert shell == "/usr/sbin/nologin"
     assert home == "/var/lib/physgap"
-    assert "physgap" in _group_entry(tmp_path, "disk")[3].split(",")
+    assert "physgap" in _members(tmp_path, "disk")
+
+
+def test_sysusers_puts_physgap_in_nuts_group(tmp_path: Path) -> None:
+    # Debian's nut-client: /etc/nut/upsmon.conf root:nut 0640. The group exists with NUT's own gid.
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc/group").write_text("nut:x:105:\n")
+    _sysusers(tmp_path)
+    assert _group_entry(tmp_path, "nut")[2] == "105", "NUT's group is joined, not replaced"
+    assert _members(tmp_path, "nut") == ["physgap"]
+
+
+def test_sysusers_joins_nut_on_upgrade(tmp_path: Path) -> None:
+    # A host installed before the nut line existed: the reinstall's systemd-sysusers run adds the membership.
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc/group").write_text("nut:x:105:\n")
+    old = "".join(line + "\n" for line in (SYSTEMD / "physgap.sysusers").read_text().splitlines()
+                  if not line.startswith("m physgap nut"))
+    _sysusers(tmp_path, old)
+    assert _members(tmp_path, "nut") == []
+    uid = _passwd_entry(tmp_path, "physgap")[2]
+    _sysusers(tmp_path)
+    assert _members(tmp_path, "nut") == ["physgap"]
+    assert _passwd_entry(tmp_path, "physgap")[2] == uid, "the existing user is kept"
+
+
+def test_sysusers_creates_nut_when_nut_is_not_installed(tmp_path: Path) -> None:
+    # sysusers has no "only if the group exists": an `m` line creates a missing group (a system group), so
+    # the membership is in place before NUT is installed; Debian's nut-client then adopts the group (its
+    # postinst runs addgroup only when `getent group nut` fails).
+    _sysusers(tmp_path)
+    gid = int(_group_entry(tmp_path, "nut")[2])
+    assert gid < 1000, "a system group"
+    assert _members(tmp_path, "nut") == ["physgap"]
+
+
+def _passwd_entry(root: Path, name: str) -> list[str]:
+    for line in (root / "etc/passwd").read_text().splitlines():
+        fields = line.split(":")
+        if fields[0] == name:
+            return fields
+    raise AssertionError(f"user {name} missing from {root}/etc/passwd")
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="changing a file's group to physgap needs root")

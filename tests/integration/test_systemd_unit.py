@@ -193,3 +193,16 @@ def test_syscall_filter_keeps_the_calls_physgap_makes(analyze: str, tmp_path: Pa
     denied = members("@privileged") | members("@resources")
     for call in ("ioctl", "setsid", "socket", "sendto", "kill"):
         assert call in allowed and call not in denied, call
+
+
+def test_group_nut_opens_upsmon_conf_but_not_nuts_secrets() -> None:
+    # physgap.sysusers puts physgap in group nut so P1 can read upsmon.conf (root:nut 0640 on Debian). The
+    # same group could read every NUT password (upsd.users), driver credentials (ups.conf) and talk to the
+    # drivers' sockets in /run/nut (0660, instant commands); the unit must keep those out of reach, and must
+    # not name nut in SupplementaryGroups= (a host without NUT would fail every start with 216/GROUP).
+    d = _directives(UNIT.read_text())
+    hidden = set(" ".join(d.get("InaccessiblePaths", [])).split())
+    assert {"-/etc/nut/upsd.users", "-/etc/nut/ups.conf", "-/run/nut"} <= hidden
+    assert not hidden & {"/etc/nut", "-/etc/nut", "/etc/nut/upsmon.conf", "-/etc/nut/upsmon.conf"}
+    assert "nut" not in " ".join(d["SupplementaryGroups"]).split()
+    assert "m physgap nut" in (ROOT / "systemd" / "physgap.sysusers").read_text().splitlines()
