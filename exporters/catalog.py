@@ -17,6 +17,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
 
@@ -169,12 +170,13 @@ class Kind(Generic[R]):
         readings = tuple(self.source(view))
         return readings if self.sort_key is None else tuple(sorted(readings, key=self.sort_key))
 
-    @property
+    @cached_property
     def static_fields(self) -> tuple[Field[R], ...]:
         """Fields that depend on the View alone."""
         return tuple(f for f in self.fields if not f.clock_dependent)
 
-    @property
+    # Cached: read on every scrape, and a kind's fields never change.
+    @cached_property
     def clock_fields(self) -> tuple[Field[R], ...]:
         return tuple(f for f in self.fields if f.clock_dependent)
 
