@@ -102,6 +102,9 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--fail-on", choices=SEVERITIES, default=None,
                         help="exit 1 while a gap of this severity or worse is open")
 
+    discovery = sub.add_parser("discovery", help="collect once and print the Home Assistant discovery documents")
+    config_option(discovery)
+
     check = sub.add_parser("check-config", help="validate a configuration file")
     check.add_argument("file", nargs="?", type=Path, default=DEFAULT_CONFIG_PATH)
     return parser
@@ -175,6 +178,15 @@ def _main(argv: Sequence[str] | None) -> int:
             from exporters.prometheus import render
 
             sys.stdout.write(render(view).decode())
+        return 0
+
+    if args.command == "discovery":
+        from exporters.mqtt import MqttSettings, discovery_json, status_page_url
+
+        config = loaded[0]
+        settings = MqttSettings(config.mqtt, config.daemon.host,
+                                status_page_url(config.prometheus.listen, config.daemon.host))
+        sys.stdout.write(discovery_json(view, settings))
         return 0
 
     sys.stdout.write(gaps_json(view) if args.format == "json" else markdown(view))

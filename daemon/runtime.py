@@ -24,8 +24,10 @@ from daemon.scheduler import Job, Scheduler
 from daemon.sdnotify import Notifier
 from daemon.store import SnapshotStore
 from exporters.base import Exporter, ExporterError
+from exporters.mqtt import MqttExporter, MqttSettings, status_page_url
 from exporters.textfile import TextfileExporter
 from exporters.web import HttpExporter, WebSettings
+from exporters.webconfig import WebConfigError, load_web_config
 
 log = logging.getLogger("physgap")
 
@@ -78,11 +80,21 @@ class Daemon:
             web_config_stamp=WebSettings.stamp(web_config),
         )
 
+    def _mqtt_settings(self, config: Config) -> MqttSettings:
+        web = self._web_settings(config)
+        https = False
+        if web.web_config is not None:
+            with contextlib.suppress(WebConfigError):  # the HTTP exporter reports a bad web config itself
+                https = load_web_config(web.web_config).tls_enabled
+        return MqttSettings(config.mqtt, config.daemon.host,
+                            status_page_url(web.listen, config.daemon.host, https=https))
+
     def _exporters(self, config: Config) -> list[_Running]:
         """Every exporter this daemon runs, built with the settings `config` gives it."""
         return [
             _Running(HttpExporter(self._web_settings(config)), self._web_settings),
             _Running(TextfileExporter(config.prometheus.textfile), lambda c: c.prometheus.textfile),
+            _Running(MqttExporter(self._mqtt_settings(config)), self._mqtt_settings),
         ]
 
     # -- lifecycle -------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """The layering a newcomer relies on: the domain model imports nothing else of the project, collectors
 import neither the runtime nor the exporters, only exporters speak prometheus_client, and optional heavy
-libraries load only when their feature is configured."""
+libraries (bcrypt, pysnmp, paho-mqtt) load only when their feature is configured."""
 
 from __future__ import annotations
 
@@ -55,12 +55,13 @@ def test_every_source_package_registers_a_section_and_is_found() -> None:
     assert found == {"nics" if p == "nic" else p for p in packages}
 
 
-def test_bcrypt_and_pysnmp_load_only_when_configured() -> None:
+def test_bcrypt_pysnmp_and_paho_load_only_when_configured() -> None:
     probe = ("import sys\n"
              "from daemon.config import load_config\n"
              "from daemon.build import build_jobs\n"
              "import daemon.runtime\n"
              "build_jobs(load_config(None))\n"
-             "print(sorted(m for m in ('bcrypt', 'pysnmp') if m in sys.modules))\n")
+             "daemon.runtime.Daemon(None)._exporters(load_config(None))\n"
+             "print(sorted(m for m in ('bcrypt', 'pysnmp', 'paho') if m in sys.modules))\n")
     result = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"

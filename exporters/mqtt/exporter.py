@@ -1,0 +1,263 @@
+"""The MQTT exporter: the View as Home Assistant entities and JSON states, kept current on a broker.
+
+It sleeps until something happens: a new View, a (re)connect, Home Assistant announcing itself, or the
+refresh interval. Each wake renders the newest View (pure functions) and sends what the broker lacks:
+
+- after every connect: `online`, every discovery config and every state (a restarted broker may have
+  lost its retained messages, and paho keeps no backlog: nothing is published while disconnected);
+- when Home Assistant says `online`: every discovery config and state again;
+- otherwise only what changed (compared per topic), and every state once per interval so that
+  `expire_after` never greys out a healthy entity.
+
+Discovery configs go out in batches the broker acknowledges before any state follows, so a state never
+reaches the broker ahead of its entity's config. States are sent again a few seconds after discovery: Home
+Assistant subscribes to a new entity's state topic only once it has processed the config, and states are
+not retained (Home Assistant advises against retained states with expire_after). An entity whose object
+vanished gets an empty retained config, which deletes it; but only once the collector that reported it has
+run successfully without it, so a failing collector greys its entities out (expire_after) instead of
+deleting them with their history.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+from collectors.model.snapshot import View
+from exporters.base import ExporterError, ViewSource
+from exporters.mqtt.connection import Connection, ConnectionSetupError, connection_of
+from exporters.mqtt.discovery import ONLINE, Discovery, render_discovery
+from exporters.mqtt.entities import Object, objects
+from exporters.mqtt.settings import MqttSettings
+from exporters.mqtt.states import render_states
+from exporters.mqtt.topics import topics_of
+
+if TYPE_CHECKING:  # paho is imported only when MQTT is configured
+    from exporters.mqtt.publisher import Publisher
+
+log = logging.getLogger("physgap.exporters.mqtt")
+
+MIN_SECONDS = 1.0  # a burst of collector reports becomes one publish cycle of the newest View
+SETTLE_SECONDS = 5.0  # states again this long after discovery, once Home Assistant has subscribed
+RECONNECT_MIN_SECONDS = 1
+RECONNECT_MAX_SECONDS = 60
+
+
+class MqttExporter:
+    name = "mqtt"
+
+    def __init__(self, settings: MqttSettings, *, min_seconds: float = MIN_SECONDS,
+                 settle_seconds: float = SETTLE_SECONDS, reconnect_min: int = RECONNECT_MIN_SECONDS,
+                 reconnect_max: int = RECONNECT_MAX_SECONDS) -> None:
+        self._settings = settings
+        self._min_seconds = min_seconds
+        self._settle_seconds = settle_seconds
+        self._reconnect = (reconnect_min, reconnect_max)
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        # Held for a whole publish cycle and for a publisher swap on reload: one never sees half the other.
+        self._lock = threading.Lock()
+        self._views: ViewSource | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+        self._thread: threading.Thread | None = None
+        self._publisher: Publisher | None = None
+        self._reset_memory()
+
+    def _reset_memory(self) -> None:
+        # Entities that exist (present in the View, or kept while their collector fails), by config topic.
+        self._known: dict[str, Discovery] = {}
+        self._removals: set[str] = set()  # vanished entities whose empty config the broker has not had yet
+        self._sent_configs: dict[str, bytes] = {}  # config payload last sent, by topic
+        self._sent_states: dict[str, bytes] = {}  # state document last sent (clock values left out), by topic
+        self._connections_seen = 0
+        self._births_seen = 0
+        self._refreshed_at = float("-inf")
+        self._settle_at: float | None = None
+        # Rendered configs by object: a config depends on the object's identity and the settings, never on
+        # its values, so most Views need none rendered (two thirds of a cycle's CPU on a 128-drive host).
+        self._rendered: dict[tuple[str, str, str | None], dict[str, Discovery]] = {}
+        self._rendered_for: MqttSettings | None = None
+
+    # -- lifecycle (the runtime's thread) ----------------------------------------------------------------
+
+    def start(self, views: ViewSource) -> None:
+        publisher = self._new_publisher(self._connection(self._settings))
+        self._views = views
+        with self._lock:
+            self._publisher = publisher
+            if publisher is not None:
+                publisher.start()
+        self._unsubscribe = views.subscribe(lambda view: self._wake.set())
+        self._wake.set()  # the View that exists already
+        self._thread = threading.Thread(target=self._run, name="physgap-mqtt", daemon=True)
+        self._thread.start()
+
+    def reconfigure(self, settings: MqttSettings) -> None:
+        conn = self._connection(settings)
+        with self._lock:
+            old = self._publisher
+            if conn == (old.conn if old is not None else None):
+                self._settings = settings  # same broker and topics: changed documents go out on the next cycle
+            else:
+                publisher = self._new_publisher(conn)  # raises before anything running is touched
+                if old is not None:
+                    old.stop(topics_of(self._settings).availability)
+                self._settings = settings
+                self._publisher = publisher
+                self._reset_memory()
+                if publisher is not None:
+                    publisher.start()
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        if self._thread is not None:
+            self._thread.join(1.0)
+        with self._lock:
+            if self._publisher is not None:
+                self._publisher.stop(topics_of(self._settings).availability)
+                self._publisher = None
+
+    def _connection(self, settings: MqttSettings) -> Connection | None:
+        try:
+            return connection_of(settings)
+        except ConnectionSetupError as exc:
+            raise ExporterError(str(exc)) from None
+
+    def _new_publisher(self, conn: Connection | None) -> Publisher | None:
+        if conn is None:
+            return None
+        from exporters.mqtt.publisher import Publisher
+
+        try:
+            return Publisher(conn, self._wake.set, reconnect_min=self._reconnect[0],
+                             reconnect_max=self._reconnect[1])
+        except ConnectionSetupError as exc:
+            raise ExporterError(str(exc)) from None
+
+    # -- the exporter's thread -----------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        last_cycle = float("-inf")
+        while True:
+            self._wake.wait(self._until_due())
+            if self._stopping.is_set():
+                return
+            if self._stopping.wait(max(0.0, last_cycle + self._min_seconds - time.monotonic())):
+                return
+            self._wake.clear()
+            with self._lock:
+                try:
+                    self._cycle()
+                except Exception:  # a bug here must not silently end publishing for the daemon's lifetime
+                    log.exception("MQTT publish cycle failed")
+            last_cycle = time.monotonic()
+
+    def _until_due(self) -> float | None:
+        # Disconnected, nothing is due: the next connect wakes the thread (and a View change does anyway).
+        if self._publisher is None or not self._publisher.connected:
+            return None
+        due = self._refreshed_at + self._settings.config.interval
+        if self._settle_at is not None:
+            due = min(due, self._settle_at)
+        return max(0.0, due - time.monotonic())
+
+    def _cycle(self) -> None:
+        publisher, views = self._publisher, self._views
+        if publisher is None or views is None:
+            return
+        view = views.current()
+        settings = self._settings
+        objs = objects(view)
+        configs = self._configs(objs, settings)
+        self._track(configs, view)
+        connections, births = publisher.connections, publisher.homeassistant_births
+        if not publisher.connected:
+            return  # everything is sent after the next connect; nothing waits in a queue meanwhile
+        topics = topics_of(settings)
+        now = time.monotonic()
+        new_connection = connections != self._connections_seen
+        if new_connection and not publisher.publish(topics.availability, ONLINE.encode(), qos=1, retain=True):
+            return
+        everything = new_connection or births != self._births_seen
+        if not self._send_configs(publisher, everything, view):
+            return
+        settling = self._settle_at is not None and now >= self._settle_at
+        refresh = everything or settling or now >= self._refreshed_at + settings.config.interval
+        states = render_states(objs, topics, time.time())
+        for topic, state in states.items():
+            if refresh or self._sent_states.get(topic) != state.stable:
+                if not publisher.publish(topic, state.payload):
+                    return
+                self._sent_states[topic] = state.stable
+        for topic in self._sent_states.keys() - states.keys():
+            del self._sent_states[topic]  # an object that comes back is sent at once
+        # Only now, with everything sent: a connection lost half way is caught up on the next connect.
+        self._connections_seen, self._births_seen = connections, births
+        if refresh:
+            self._refreshed_at = now
+        if everything:
+            self._settle_at = now + self._settle_seconds
+        elif settling:
+            self._settle_at = None
+            publisher.stop_watching_configs()  # the broker's retained configs have long arrived
+
+    def _configs(self, objs: Iterable[Object], settings: MqttSettings) -> dict[str, Discovery]:
+        if settings != self._rendered_for:
+            self._rendered, self._rendered_for = {}, settings
+        rendered: dict[tuple[str, str, str | None], dict[str, Discovery]] = {}
+        configs: dict[str, Discovery] = {}
+        for obj in objs:
+            identity = (obj.kind.name, obj.object_id, obj.owner)
+            documents = self._rendered.get(identity)
+            if documents is None:
+                documents = render_discovery((obj,), settings)
+            rendered[identity] = documents
+            configs.update(documents)
+        self._rendered = rendered  # objects that are gone are forgotten
+        return configs
+
+    def _track(self, configs: dict[str, Discovery], view: View) -> None:
+        """Update which entities exist: the View's, plus vanished ones whose collector has not yet run
+        successfully without them."""
+        for topic, known in list(self._known.items()):
+            if topic not in configs and _gone(known.owner, view):
+                del self._known[topic]
+                self._removals.add(topic)
+        self._known.update(configs)
+        self._removals -= configs.keys()
+
+    def _send_configs(self, publisher: Publisher, everything: bool, view: View) -> bool:
+        changed = [(topic, config.payload) for topic, config in self._known.items()
+                   if everything or self._sent_configs.get(topic) != config.payload]
+        removals = set(self._removals)
+        # Configs retained from an earlier run for objects gone since (a disk replaced while the host was
+        # down): orphans once every collector has reported in full at least once and none had them.
+        if all(status.last_success is not None for status in view.snapshot.collectors.values()):
+            topics = topics_of(self._settings)
+            removals |= {t for t in publisher.retained_configs() - self._known.keys() if topics.owns_discovery(t)}
+        emptied = [(topic, b"") for topic in sorted(removals)]
+        if not publisher.publish_retained([*changed, *emptied], self._stopping):
+            return False
+        self._sent_configs.update(changed)
+        for topic, _ in emptied:
+            self._sent_configs.pop(topic, None)
+            self._removals.discard(topic)
+            publisher.forget_config(topic)
+        return True
+
+
+def _gone(owner: str | None, view: View) -> bool:
+    """Whether an object missing from `view` has really gone: it followed from the configuration, or its
+    collector was removed, or its collector just ran successfully without it."""
+    if owner is None:
+        return True
+    status = view.snapshot.collectors.get(owner)
+    return status is None or status.success is True
