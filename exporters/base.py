@@ -4,9 +4,22 @@ reload, and stops. The runtime knows nothing else about Prometheus, textfiles, M
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Protocol
 
 from collectors.model.snapshot import View
+
+
+def file_stamp(path: Path | None) -> tuple[int, int] | None:
+    """A file's mtime and size: a rotated certificate or password under the same name must count as a
+    change on SIGHUP, though the settings that name it did not change."""
+    if path is None:
+        return None
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_mtime_ns, info.st_size
 
 
 class ViewSource(Protocol):

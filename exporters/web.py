@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from collectors.model.snapshot import View
-from exporters.base import ExporterError, ViewSource
+from exporters.base import ExporterError, ViewSource, file_stamp
 from exporters.http import BindError, HttpServer, serve
 from exporters.prometheus import metrics_route
 from exporters.report import gaps_json
@@ -80,15 +80,7 @@ class WebSettings:
     # must count as a change on SIGHUP.
     web_config_stamp: tuple[int, int] | None = None
 
-    @staticmethod
-    def stamp(path: Path | None) -> tuple[int, int] | None:
-        if path is None:
-            return None
-        try:
-            info = path.stat()
-        except OSError:
-            return None
-        return info.st_mtime_ns, info.st_size
+    stamp = staticmethod(file_stamp)
 
 
 class HttpExporter:

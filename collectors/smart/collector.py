@@ -56,7 +56,7 @@ from collectors.smart.parse import (
     parse_smartctl_json,
     serial_identity,
 )
-from collectors.smart.ranges import READING_RANGES, plausible, plausible_int
+from collectors.smart.ranges import READING_RANGES, plausible
 from collectors.smart.verdict import DriveCounters, counters, judge
 
 STATE_FILE = "smart-state.json"
@@ -538,8 +538,7 @@ class SmartCollector:
             bounds = READING_RANGES.get(name)
             if bounds is None or value is None:
                 continue
-            numbers[name] = (plausible_int(name, value, bounds, dropped) if isinstance(value, int)
-                             else plausible(name, value, bounds, dropped))
+            numbers[name] = plausible(name, value, bounds, dropped)
         if dropped:
             log.debug("smart: %s: implausible values dropped: %s", _label(target), "; ".join(dropped))
         return DriveReading(

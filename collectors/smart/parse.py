@@ -39,7 +39,6 @@ from collectors.smart.ranges import (
     SPARE_PERCENT,
     TEMPERATURE_CELSIUS,
     plausible,
-    plausible_int,
 )
 
 PROTOCOLS = ("ATA", "NVMe", "SCSI")
@@ -299,7 +298,7 @@ def parse_smartctl_json(text: str | bytes) -> SmartFacts:
     nvme = _nvme(document, dropped)
     smart_status = _obj(document, "smart_status")
     smart_passed = _bool(smart_status.get("passed")) if smart_status is not None else None
-    grown = plausible_int("SCSI grown defect list", _int(document.get("scsi_grown_defect_list")), COUNT, dropped)
+    grown = plausible("SCSI grown defect list", _int(document.get("scsi_grown_defect_list")), COUNT, dropped)
     uncorrected = _scsi_uncorrected(document, dropped)
     has_data = bool(smart_passed is not None or attributes or nvme is not None or grown is not None
                     or uncorrected is not None)  # fmt: skip
@@ -462,16 +461,16 @@ def _nvme(document: dict[str, Any], dropped: list[str]) -> NvmeHealth | None:
             value = _int(fallback)
         if not value:
             return None  # 0 = the controller reports no threshold
-        return plausible_int(name, value, TEMPERATURE_CELSIUS, dropped)
+        return plausible(name, value, TEMPERATURE_CELSIUS, dropped)
 
     return NvmeHealth(
         critical_warning=warning or 0,
-        media_errors=plausible_int("NVMe media errors", _int(log.get("media_errors")), COUNT, dropped),
-        percentage_used=plausible_int("NVMe percentage used", _int(log.get("percentage_used")), PERCENTAGE_USED,
+        media_errors=plausible("NVMe media errors", _int(log.get("media_errors")), COUNT, dropped),
+        percentage_used=plausible("NVMe percentage used", _int(log.get("percentage_used")), PERCENTAGE_USED,
                                       dropped),
-        available_spare=plausible_int("NVMe available spare", _int(log.get("available_spare")), SPARE_PERCENT,
+        available_spare=plausible("NVMe available spare", _int(log.get("available_spare")), SPARE_PERCENT,
                                       dropped),
-        available_spare_threshold=plausible_int(
+        available_spare_threshold=plausible(
             "NVMe available spare threshold", _int(log.get("available_spare_threshold")), SPARE_PERCENT, dropped),
         temperature=_int(log.get("temperature")),  # range-checked where it is used (_temperature)
         warning_temp_celsius=limit("NVMe warning temperature", thresholds.get("warning"),
@@ -489,10 +488,10 @@ def _scsi_uncorrected(document: dict[str, Any], dropped: list[str]) -> int | Non
         count
         for direction in ("read", "write", "verify")
         if (section := _obj(log, direction)) is not None
-        and (count := plausible_int(f"SCSI {direction} uncorrected errors",
+        and (count := plausible(f"SCSI {direction} uncorrected errors",
                                     _int(section.get("total_uncorrected_errors")), COUNT, dropped)) is not None
     ]
-    return plausible_int("SCSI uncorrected errors", sum(counts), COUNT, dropped) if counts else None
+    return plausible("SCSI uncorrected errors", sum(counts), COUNT, dropped) if counts else None
 
 
 def _wwn(document: dict[str, Any]) -> str:
@@ -531,7 +530,7 @@ def _capacity(document: dict[str, Any], dropped: list[str]) -> int | None:
         size = _int(document.get("nvme_total_capacity"))
     if not size:
         return None  # 0: unknown, not a finding
-    return plausible_int("capacity", size, CAPACITY_BYTES, dropped)
+    return plausible("capacity", size, CAPACITY_BYTES, dropped)
 
 
 def _rotational(rate: object) -> bool | None:
@@ -563,7 +562,7 @@ def _power_on_seconds(document: dict[str, Any], dropped: list[str]) -> float | N
     if minutes is not None and not 0 <= minutes < 60:
         dropped.append(f"power-on minutes {minutes} outside 0..59")
         return None
-    seconds = plausible_int("power-on time", hours * 3600 + (minutes or 0) * 60, POWER_ON_SECONDS, dropped)
+    seconds = plausible("power-on time", hours * 3600 + (minutes or 0) * 60, POWER_ON_SECONDS, dropped)
     return None if seconds is None else float(seconds)
 
 

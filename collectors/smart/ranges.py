@@ -16,6 +16,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import TypeVar
+
+Number = TypeVar("Number", int, float)
 
 _YEAR_SECONDS = 365.25 * 24 * 3600
 
@@ -76,18 +79,9 @@ READING_RANGES: Mapping[str, Range] = MappingProxyType({
 })
 
 
-def plausible(name: str, value: float | None, bounds: Range, dropped: list[str]) -> float | None:
-    """`value` when it lies within `bounds`; None otherwise, with a note in `dropped` (logged at debug)."""
-    if value is None:
-        return None
-    if bounds.admits(value):
-        return value
-    dropped.append(f"{name} {_show(value)} outside {bounds.low:g}..{bounds.high:g}")
-    return None
-
-
-def plausible_int(name: str, value: int | None, bounds: Range, dropped: list[str]) -> int | None:
-    """`plausible` for integers, keeping the type."""
+def plausible(name: str, value: Number | None, bounds: Range, dropped: list[str]) -> Number | None:
+    """`value` (an int stays an int) when it lies within `bounds`; None otherwise, with a note in `dropped`
+    (logged at debug)."""
     if value is None:
         return None
     if bounds.admits(value):
@@ -103,4 +97,4 @@ def _show(value: float) -> str:
 
 
 __all__ = ["CAPACITY_BYTES", "COUNT", "PERCENTAGE_USED", "POWER_ON_SECONDS", "READING_RANGES", "SPARE_PERCENT",
-           "TEMPERATURE_CELSIUS", "Range", "plausible", "plausible_int"]
+           "TEMPERATURE_CELSIUS", "Range", "plausible"]

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from collectors.kit.secrets import SecretError, read_secret
+from exporters.base import file_stamp
 from exporters.mqtt.settings import MqttSettings
 from exporters.mqtt.topics import client_id_of, topics_of
 
@@ -45,16 +46,6 @@ class Connection:
         return f"{self.host}:{self.port}"
 
 
-def _stamp(path: Path | None) -> tuple[int, int] | None:
-    if path is None:
-        return None
-    try:
-        info = path.stat()
-    except OSError:
-        return None
-    return info.st_mtime_ns, info.st_size
-
-
 def connection_of(settings: MqttSettings) -> Connection | None:
     """The connection `settings` asks for, None when MQTT is off; ConnectionSetupError when the password or
     a TLS file cannot be used."""
@@ -78,7 +69,8 @@ def connection_of(settings: MqttSettings) -> Connection | None:
         ca_file=config.ca_file if config.tls else None,
         cert_file=config.cert_file if config.tls else None,
         key_file=config.key_file if config.tls else None,
-        tls_stamps=tuple(_stamp(p) for p in (config.ca_file, config.cert_file, config.key_file)) if config.tls else (),
+        tls_stamps=(tuple(file_stamp(p) for p in (config.ca_file, config.cert_file, config.key_file))
+                    if config.tls else ()),
         will_topic=topics.availability, homeassistant_status=topics.homeassistant_status,
         discovery_filter=topics.discovery_filter,
     )
