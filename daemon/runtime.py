@@ -24,6 +24,7 @@ from daemon.scheduler import Job, Scheduler
 from daemon.sdnotify import Notifier
 from daemon.store import SnapshotStore
 from exporters.base import Exporter, ExporterError
+from exporters.gap_log import GapLogExporter
 from exporters.mqtt import MqttExporter, MqttSettings, status_page_url
 from exporters.textfile import TextfileExporter
 from exporters.web import HttpExporter, WebSettings
@@ -95,6 +96,7 @@ class Daemon:
             _Running(HttpExporter(self._web_settings(config)), self._web_settings),
             _Running(TextfileExporter(config.prometheus.textfile), lambda c: c.prometheus.textfile),
             _Running(MqttExporter(self._mqtt_settings(config)), self._mqtt_settings),
+            _Running(GapLogExporter(), lambda c: None),
         ]
 
     # -- lifecycle -------------------------------------------------------------------------------------
