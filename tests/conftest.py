@@ -68,6 +68,17 @@ def run_physgap(*args: str, timeout: float = 60, env: dict[str, str] | None = No
                           env=env, check=False)
 
 
+def disks_sysfs(root: Path, *names: str) -> Path:
+    """An empty sysfs plus the disks' block entries (rotational), as md members and smartctl devices are
+    matched by them."""
+    empty_sysfs(root)
+    for name in names:
+        queue = root / "block" / name / "queue"
+        queue.mkdir(parents=True)
+        (queue / "rotational").write_text("1\n")
+    return root
+
+
 def empty_sysfs(root: Path) -> Path:
     """A sysfs root with no NICs and no PCI devices: collectors succeed and report nothing."""
     (root / "class" / "net").mkdir(parents=True)
@@ -96,20 +107,26 @@ class DaemonProcess:
         return self.proc.stderr.read()
 
 
+def listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
 def start_daemon(config: Path, port: int, *extra: str, ready_path: str = "/metrics",
-                 scheme: str = "http", wait: float = 20) -> DaemonProcess:
+                 scheme: str = "http", wait: float = 20, env: dict[str, str] | None = None) -> DaemonProcess:
     proc = subprocess.Popen(physgap_argv("--log-format", "text", "run", "--config", str(config), *extra),
-                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     daemon = DaemonProcess(proc, port, config, scheme)
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise AssertionError(f"daemon exited {proc.returncode}: {daemon.stderr()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return daemon
-        except OSError:
-            time.sleep(0.05)
+        if listening(port):
+            return daemon
+        time.sleep(0.05)
     proc.kill()
     raise AssertionError(f"daemon did not listen on {port} within {wait}s: {daemon.stderr()}")
 

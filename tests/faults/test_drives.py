@@ -12,9 +12,7 @@ import json
 import os
 import re
 import signal
-import socket
 import stat
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -24,12 +22,10 @@ import pytest
 from tests import smart_fixtures as sf
 from tests import storage_fixtures as md
 from tests.conftest import (
-    REPO,
     DaemonProcess,
-    empty_sysfs,
+    disks_sysfs,
     free_port,
     http_get,
-    physgap_argv,
     require_binary,
     run_physgap,
     start_daemon,
@@ -56,20 +52,11 @@ def disk(document: dict[str, Any], name: str, wwn_id: int) -> dict[str, Any]:
     return copy
 
 
-def sysfs_with(root: Path, *names: str) -> Path:
-    empty_sysfs(root)
-    for name in names:
-        queue = root / "block" / name / "queue"
-        queue.mkdir(parents=True)
-        (queue / "rotational").write_text("1\n")
-    return root
-
-
 def configure(tmp_path: Path, smart: str, scenario: dict[str, Any] | None = None, port: int | None = None,
               disks: tuple[str, ...] = (), zpool: Path | None = None) -> tuple[Path, int]:
     """A test host whose [smart] section is `smart` (the stand-in replayer unless it names its own smartctl)."""
     port = port or free_port()
-    config = write_config(tmp_path / "physgap.toml", sysfs_with(tmp_path / "sys", *disks), tmp_path / "state",
+    config = write_config(tmp_path / "physgap.toml", disks_sysfs(tmp_path / "sys", *disks), tmp_path / "state",
                           port, smart_scenario=scenario)
     text = config.read_text()
     standin = re.search(r'^smartctl = "(.*)"$', text, re.MULTILINE)
@@ -78,6 +65,8 @@ def configure(tmp_path: Path, smart: str, scenario: dict[str, Any] | None = None
     text = re.sub(r"\[smart\]\n(?:[^\[\n][^\n]*\n)*", lambda _: f"[smart]\n{section}\n", text)
     if zpool is not None:
         text = re.sub(r'^zpool = ".*"$', f'zpool = "{zpool}"', text, flags=re.MULTILINE)
+        assert f'zpool = "{zpool}"' in text  # write_config's [storage] section changed: fix this setup
+    assert section in text
     config.write_text(text)
     return config, port
 
@@ -261,20 +250,7 @@ def stuck_daemon(tmp_path: Path, env: dict[str, str], smartctl: Path, drives: tu
     listed = ", ".join(f'{{ device = "/dev/{name}", type = "sat" }}' for name in drives)
     config, port = configure(tmp_path, f'smartctl = "{smartctl}"\ninterval = "1s"\ntimeout = "2s"\n'
                                        f"concurrency = {concurrency}\ndevices = [{listed}]\n")
-    proc = subprocess.Popen(physgap_argv("--log-format", "text", "run", "--config", str(config)), cwd=REPO,
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    daemon = DaemonProcess(proc, port, config)
-    assert wait_until(lambda: proc.poll() is not None or _listening(port), TIMEOUT)
-    assert proc.poll() is None, daemon.stderr()
-    return daemon
-
-
-def _listening(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return True
-    except OSError:
-        return False
+    return start_daemon(config, port, env=env, wait=TIMEOUT)
 
 
 def test_a_query_that_survives_sigkill_is_never_started_twice_and_the_drive_reads_hung(

@@ -40,6 +40,7 @@ def configure(tmp_path: Path, nut: str, ups_timeout: str = "10s") -> tuple[Path,
                           nut)
     text = config.read_text().replace('[ups]\nautodetect = false\n', f'[ups]\nautodetect = false\n'
                                                                       f'timeout = "{ups_timeout}"\n')
+    assert f'timeout = "{ups_timeout}"' in text  # write_config's [ups] section changed: fix this setup
     config.write_text(text)
     return config, port
 

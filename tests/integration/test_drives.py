@@ -13,7 +13,7 @@ from tests import smart_fixtures as sf
 from tests import storage_fixtures as md
 from tests.conftest import (
     DaemonProcess,
-    empty_sysfs,
+    disks_sysfs,
     free_port,
     http_get,
     require_binary,
@@ -36,16 +36,6 @@ def on(document: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 HEALTHY_PAIR = scenario(sda={"json": on(sf.ATA_HDD_HEALTHY, "sda")}, sdb={"json": on(sf.ATA_PENDING_PASSED, "sdb")})
-
-
-def disks_sysfs(root: Path, *names: str) -> Path:
-    """sysfs with the disks' block entries (rotational), as md members and smartctl devices are matched by them."""
-    empty_sysfs(root)
-    for name in names:
-        queue = root / "block" / name / "queue"
-        queue.mkdir(parents=True)
-        (queue / "rotational").write_text("1\n")
-    return root
 
 
 def report(tmp_path: Path, smart: dict[str, Any], mdstat: str, *args: str) -> subprocess.CompletedProcess[str]:

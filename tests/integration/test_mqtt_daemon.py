@@ -22,7 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from exporters import catalog
 from exporters.mqtt.topics import field_id, safe_id
-from tests.conftest import REPO, free_port, http_get, physgap_argv, run_physgap, write_config
+from tests.conftest import REPO, free_port, http_get, listening, physgap_argv, run_physgap, write_config
 from tests.golden.world import SMART_SCENARIO
 from tests.mqtt_broker import Broker, Message, Recorder, password_broker, plain_broker, retained, running
 from tests.net_tree import build_net_tree, ms01_ifaces
@@ -87,20 +87,10 @@ def start(daemons: list[Daemon], config: Path, port: int) -> Daemon:
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise AssertionError(f"daemon exited {proc.returncode}: {daemon.log_text()}")
-        if _listening(port) and http_get(daemon.url + "/-/healthy")[0] == 200:
+        if listening(port) and http_get(daemon.url + "/-/healthy")[0] == 200:
             return daemon
         time.sleep(0.05)
     raise AssertionError(f"daemon did not serve within 20 s: {daemon.log_text()}")
-
-
-def _listening(port: int) -> bool:
-    import socket
-
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return True
-    except OSError:
-        return False
 
 
 def require_wired(daemon: Daemon) -> None:

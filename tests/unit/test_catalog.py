@@ -96,6 +96,7 @@ def test_the_cli_prints_the_table_and_updates_only_the_marked_block(tmp_path: Pa
 
 def test_metric_names_are_unique_prefixed_and_carry_their_base_unit() -> None:
     names = [field.metric for field in all_fields()]
+    assert names
     assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
     for field in all_fields():
         assert re.fullmatch(r"physgap_[a-z0-9_]+", field.metric), field.metric
@@ -141,6 +142,7 @@ def test_home_assistant_entities_use_only_what_home_assistant_accepts() -> None:
 
 
 def test_the_daemon_s_own_sensors_are_diagnostic() -> None:
+    assert catalog.COLLECTORS.fields
     for field in catalog.COLLECTORS.fields:
         assert field.ha is not None and field.ha.entity_category == "diagnostic", field.metric
 

@@ -13,11 +13,11 @@ import math
 from types import MappingProxyType
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from collectors.model.readings import LinkReading, UpsReading
 from collectors.model.snapshot import CollectorStatus, Snapshot, View
 from exporters.prometheus import render
+from tests.faults.harness import samples
 
 
 def nic(name: str, carrier_changes: int | None = 3, speed: int | None = 1000) -> LinkReading:
@@ -29,14 +29,6 @@ def nic(name: str, carrier_changes: int | None = 3, speed: int | None = 1000) ->
 def view(*readings: LinkReading | UpsReading) -> View:
     status = CollectorStatus("nic", True, readings=readings, last_run=1.0, last_success=1.0)
     return View(Snapshot("h", 0.0, MappingProxyType({"nic": status})), (), 1)
-
-
-def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    found = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            found[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-    return found
 
 
 def test_an_integer_too_large_for_a_float_drops_only_its_sample(caplog: pytest.LogCaptureFixture) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,15 +12,7 @@ import pytest
 from collectors.model.snapshot import CollectorStatus
 from daemon.store import SnapshotStore
 from exporters.textfile import TextfileExporter
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return False
+from tests.faults.harness import wait_until
 
 
 def test_subscribers_hear_of_every_new_view_until_they_unsubscribe() -> None:
@@ -55,19 +46,19 @@ def test_textfile_follows_the_store_and_coalesces_bursts(tmp_path: Path) -> None
     exporter = TextfileExporter(path, min_seconds=0.3)
     exporter.start(store)
     try:
-        assert wait_for(path.exists)
+        assert wait_until(path.exists)
         assert 'physgap_collector_success{collector="nic"} 0.0' in path.read_text()
         first = path.stat().st_mtime_ns
         for _ in range(20):  # a burst of reports: one write of the newest View, not twenty
             store.record(CollectorStatus("nic", True))
         store.record(CollectorStatus("pcie", True))
-        assert wait_for(lambda: 'collector="pcie"} 1.0' in path.read_text())
+        assert wait_until(lambda: 'collector="pcie"} 1.0' in path.read_text())
         assert 'physgap_collector_success{collector="nic"} 1.0' in path.read_text()
         assert path.stat().st_mtime_ns != first
         # A new path on reload: the current View is written there without waiting for a collector.
         moved = tmp_path / "moved.prom"
         exporter.reconfigure(moved)
-        assert wait_for(moved.exists)
+        assert wait_until(moved.exists)
     finally:
         exporter.stop()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["moved.prom", "physgap.prom"]  # no temp files left
@@ -85,10 +76,10 @@ def test_an_unwritable_textfile_is_logged_once_and_retried(tmp_path: Path,
         for _ in range(5):
             store.record(CollectorStatus("nic", True))
             time.sleep(0.06)
-        assert wait_for(lambda: len(caplog.records) >= 1)
+        assert wait_until(lambda: len(caplog.records) >= 1)
         time.sleep(0.2)
         assert len([r for r in caplog.records if "cannot write textfile" in r.getMessage()]) == 1
         exporter.reconfigure(tmp_path / "ok.prom")
-        assert wait_for((tmp_path / "ok.prom").exists)
+        assert wait_until((tmp_path / "ok.prom").exists)
     finally:
         exporter.stop()
