@@ -36,7 +36,7 @@ def transitions(before: dict[str, tuple[str, str]], gaps: tuple[Gap, ...]) -> li
             lines.append(f"gap {gap.id} {what} ({gap.severity}): {gap.title}: {detail}"[:_MAX_EVIDENCE])
         elif gap.status == "resolved":
             lines.append(f"gap {gap.id} resolved: {gap.title}: {'; '.join(gap.evidence)}"[:_MAX_EVIDENCE])
-        elif not gap.reason.startswith("waiting for the first"):  # start-up, not news
+        elif not gap.waiting:  # start-up, not news
             lines.append(f"gap {gap.id} cannot be evaluated: {gap.title}: {gap.reason}"[:_MAX_EVIDENCE])
     return lines
 

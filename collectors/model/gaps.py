@@ -16,10 +16,15 @@ class Finding:
     evidence: tuple[str, ...] = ()
     severity: str | None = None  # an escalation above the configured severity (e.g. UPS on battery)
     reason: str = ""  # why the rule could not decide
+    waiting: bool = False  # undecided only because a collector has not run yet (start-up, a reload)
 
     @staticmethod
     def unknown(reason: str) -> Finding:
         return Finding(open=None, reason=reason)
+
+    @staticmethod
+    def waiting_for(collector: str) -> Finding:
+        return Finding(open=None, reason=f"waiting for the first {collector} collection", waiting=True)
 
 
 @dataclass(frozen=True)

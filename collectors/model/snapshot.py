@@ -51,6 +51,7 @@ class Gap:
     evidence: tuple[str, ...]
     evaluated: bool
     reason: str = ""
+    waiting: bool = False  # unknown only until a collector has run once: no news for the journal
 
     @property
     def status(self) -> str:

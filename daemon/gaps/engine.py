@@ -31,6 +31,7 @@ def evaluate(snapshot: Snapshot, rules: Sequence[GapRule], overrides: Mapping[st
             evidence=finding.evidence,
             evaluated=finding.open is not None,
             reason=finding.reason,
+            waiting=finding.waiting,
         ))
     return tuple(gaps)
 
@@ -53,7 +54,7 @@ def _inputs_missing(snapshot: Snapshot, rule: GapRule) -> Finding | None:
         if status is None:
             return Finding.unknown(f"collector {name} is not configured")
         if status.success is None:
-            return Finding.unknown(f"waiting for the first {name} collection")
+            return Finding.waiting_for(name)
         if not status.success:
             return Finding.unknown(f"{name} collector failed: {status.error}")
     return None

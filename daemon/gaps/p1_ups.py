@@ -20,7 +20,7 @@ def evaluate(snapshot: Snapshot, ctx: RuleContext) -> Finding:
     if not ran:
         return Finding.unknown("no UPS collector configured")
     if any(s.success is None for s in ran):
-        return Finding.unknown("waiting for the first UPS poll")
+        return Finding.waiting_for("ups")
     upses = snapshot.readings(UpsReading)
     reachable = [u for u in upses if u.up]
     # A collector that failed has no reading to name its UPSes by (a server that never answered): its error

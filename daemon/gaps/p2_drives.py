@@ -61,7 +61,7 @@ def evaluate(snapshot: Snapshot, ctx: RuleContext) -> Finding:
     if smart is not None and smart.success is False:
         return Finding.unknown(f"smart collector failed: {smart.error}")
     if smart is not None and smart.success is None:
-        return Finding.unknown("waiting for the first smart collection")
+        return Finding.waiting_for("smart")
     unknown = [f"arrays not fully read: {scan.reason}" for scan in snapshot.readings(StorageScan)
                if not scan.complete]
     unjudged = [d for d in drives if d.smart_supported and d.health is None]

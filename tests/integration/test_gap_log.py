@@ -29,7 +29,8 @@ def test_each_change_is_one_line_with_its_evidence() -> None:
     assert closed == ["gap P1 resolved: No UPS: ups1 OL, 1 upsmon attached"]
     blind = transitions({"P1": ("resolved", "")}, (gap("unknown", reason="ups collector failed: refused"),))
     assert blind == ["gap P1 cannot be evaluated: No UPS: ups collector failed: refused"]
-    assert transitions({}, (gap("unknown", reason="waiting for the first ups collection"),)) == []
+    starting = Gap("P1", "No UPS", "power", False, "high", (), False, "waiting for the first ups collection", True)
+    assert transitions({}, (starting,)) == []
 
 
 def test_the_exporter_follows_the_store(caplog: pytest.LogCaptureFixture) -> None:
