@@ -30,7 +30,7 @@ from typing import Any
 from collectors.kit.command import run_program
 from collectors.kit.context import Cancelled, CollectorError, RunContext
 from collectors.kit.statefile import JsonStateFile
-from collectors.kit.sysfs import read_attr
+from collectors.kit.sysfs import parse_int, read_attr
 from collectors.kit.warnonce import WarnOnce
 from collectors.model.readings import AnyReading, PcieLinkReading, SlotReading, SlotScan
 from collectors.pcie.config import PcieConfig
@@ -150,16 +150,6 @@ def parse_width(text: str | None) -> int | None:
     return value if value <= _MAX_WIDTH else None
 
 
-def _parse_hex(text: str | None, limit: int) -> int | None:
-    if text is None:
-        return None
-    try:
-        value = int(text.strip(), 16)
-    except ValueError:
-        return None
-    return value if 0 <= value <= limit else None
-
-
 def _read_bytes(path: Path) -> bytes:
     try:
         with path.open("rb", buffering=0) as handle:
@@ -182,14 +172,6 @@ def _read_span(path: Path, offset: int, length: int) -> bytes:
         os.close(fd)
 
 
-def _read_int(path: Path) -> int | None:
-    text = read_attr(path)
-    if text is None or not text.isdigit():
-        return None
-    value = int(text)
-    return value if value <= 0xFF else None
-
-
 # --- reading one function ----------------------------------------------------------------------------
 
 
@@ -198,19 +180,19 @@ def _read_function(path: Path, name: str, identity: tuple[int, int, int]) -> _Kn
     match = _BDF.match(name)
     if match is None:
         return None
-    vendor = _parse_hex(read_attr(path / "vendor"), 0xFFFF)
-    device_id = _parse_hex(read_attr(path / "device"), 0xFFFF)
+    vendor = parse_int(read_attr(path / "vendor"), low=0, high=0xFFFF, base=16)
+    device_id = parse_int(read_attr(path / "device"), low=0, high=0xFFFF, base=16)
     if vendor is None or device_id is None:
         return None  # vanished between listing and reading, or not a PCI function we can identify
-    class_value = _parse_hex(read_attr(path / "class"), 0xFFFFFF)
+    class_value = parse_int(read_attr(path / "class"), low=0, high=0xFFFFFF, base=16)
     config = _read_bytes(path / "config")
     cap = parse_pcie_capability(config)
     port = cap is not None and cap.port_type in DOWNSTREAM_PORT_TYPES
     if cap is not None and not port:
         cap = without_status(cap)  # kept across runs, so only facts that stay true; ports re-read theirs
 
-    secondary = _read_int(path / "secondary_bus_number")
-    subordinate = _read_int(path / "subordinate_bus_number")
+    secondary = parse_int(read_attr(path / "secondary_bus_number"), low=0, high=0xFF)
+    subordinate = parse_int(read_attr(path / "subordinate_bus_number"), low=0, high=0xFF)
     buses = bridge_buses(config)
     if buses is not None and (secondary is None or subordinate is None):
         # Kernels before 4.19 lack these attributes; the 64-byte header every user can read has them.

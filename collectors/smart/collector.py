@@ -505,9 +505,7 @@ class SmartCollector:
                                        reason=f"{_label(target)}: asleep at the check and not woken; values "
                                               "from the last read")
         # Never read since the daemon started: who it is comes from the state file, if it was ever read.
-        known = self._state.devices.get(target.key)
-        who = _Who(known.drive if known is not None and known.drive else _fallback_identity(target),
-                   _protocol_of(target), rotational=known.rotational if known is not None else None)
+        who = self._remembered_who(target)
         # health None: never read, nothing to judge, and asleep is not a fault.
         return self._reading(target, who, "standby", skipped_checks=memory.skipped,
                              reason=f"{_label(target)}: asleep at every check since physgap started and not "
@@ -578,10 +576,14 @@ class SmartCollector:
             # The verdict stays (it is the last one known) but the reading says the drive did not answer, so
             # neither a metric nor P2 can present it as freshly healthy.
             return dataclasses.replace(last, state="unreachable", reason=reason)
-        known = self._state.devices.get(target.key)
-        who = _Who(known.drive if known is not None and known.drive else _fallback_identity(target),
-                   _protocol_of(target), rotational=known.rotational if known is not None else None)
+        who = self._remembered_who(target)
         return self._reading(target, who, "unreachable", reason=reason)
+
+    def _remembered_who(self, target: _Target) -> _Who:
+        """Who a device node led to when it was last read (the state file), for a drive not read this run."""
+        known = self._state.devices.get(target.key)
+        return _Who(known.drive if known is not None and known.drive else _fallback_identity(target),
+                    _protocol_of(target), rotational=known.rotational if known is not None else None)
 
     def _remember(self, target: _Target, who: _Who, facts: SmartFacts) -> None:
         old = self._state.devices.get(target.key)

@@ -48,9 +48,6 @@ ATA_REPORTED_UNCORRECT = 187
 ATA_PENDING = 197
 ATA_OFFLINE_UNCORRECTABLE = 198
 ATA_CRC = 199
-# A 32-bit all-ones raw (corpus ST3160815AS: 197/198 = 4294967295) or anything wider is a saturated or packed
-# word, not a count of sectors (the range every count shares, collectors.smart.ranges.COUNT).
-_MAX_PLAUSIBLE_COUNT = int(COUNT.high)
 
 NVME_CRITICAL_WARNING_BITS: tuple[tuple[int, str], ...] = (
     (0x01, "available spare below threshold"),
@@ -136,7 +133,9 @@ def attribute_count(attribute: AtaAttribute | None) -> int | None:
     text = attribute.raw_string.strip()
     head = text.split(maxsplit=1)[0] if text else ""
     count = int(head) if head.isdigit() and head.isascii() else attribute.raw_value
-    return count if count <= _MAX_PLAUSIBLE_COUNT else None
+    # A 32-bit all-ones raw (corpus ST3160815AS: 197/198 = 4294967295) or anything wider is a saturated or
+    # packed word, not a count of sectors.
+    return count if COUNT.admits(count) else None
 
 
 def counters(facts: SmartFacts) -> DriveCounters:

@@ -27,6 +27,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+from collectors.kit.sysfs import parse_int
+
 __all__ = [
     "MdArray",
     "MdMember",
@@ -51,6 +53,9 @@ class MdstatParseError(ValueError):
 # Levels whose data survives no member loss; "container" (IMSM/DDF) holds no data of its own.
 NON_REDUNDANT_LEVELS = frozenset({"raid0", "linear", "multipath", "faulty", "container"})
 _KNOWN_LEVELS = frozenset({"raid1", "raid4", "raid5", "raid6", "raid10"}) | NON_REDUNDANT_LEVELS
+# md v1.x superblocks describe at most 1920 devices; a sysfs count or slot beyond that is garbage, and a
+# negative one (-1 from a broken tree) must not pass for a member count.
+_MAX_MEMBERS = 1920
 _SYNC_ACTIONS = ("resync", "recovery", "check", "repair", "reshape")
 # sysfs `sync_action` speaks "recover" where mdstat says "recovery"; the reading uses the mdstat word.
 _SYSFS_ACTION = {"resync": "resync", "recover": "recovery", "check": "check", "repair": "repair", "reshape": "reshape"}
@@ -354,15 +359,6 @@ def parse_raid10_copies(layout: str | None) -> int | None:
     return near * far
 
 
-def _parse_int(text: str | None) -> int | None:
-    if text is None:
-        return None
-    try:
-        return int(text.strip())
-    except ValueError:
-        return None
-
-
 @dataclass(frozen=True)
 class MdSysfsMember:
     """Raw values of one `md/dev-<name>/` directory; None where the attribute could not be read."""
@@ -403,8 +399,8 @@ def merge_sysfs(name: str, array: MdArray | None, sysfs: MdSysfs) -> MdArray:
     if sysfs.array_state is not None:
         active = array_state in _ACTIVE_STATES
     read_only = array.read_only or array_state in ("readonly", "read-auto")
-    raid_disks = _parse_int(sysfs.raid_disks)
-    degraded = _parse_int(sysfs.degraded)
+    raid_disks = parse_int(sysfs.raid_disks, low=0, high=_MAX_MEMBERS)
+    degraded = parse_int(sysfs.degraded, low=0, high=_MAX_MEMBERS)
     copies = parse_raid10_copies(sysfs.layout) if level == "raid10" else None
 
     sync = array.sync
@@ -426,7 +422,7 @@ def merge_sysfs(name: str, array: MdArray | None, sysfs: MdSysfs) -> MdArray:
             state = parse_member_state(entry.state)
             base = replace(base, faulty=state.faulty, in_sync=state.in_sync, spare=state.spare,
                            write_mostly=state.write_mostly, replacement=state.replacement, journal=state.journal)
-        slot = _parse_int(entry.slot)
+        slot = parse_int(entry.slot, low=0, high=_MAX_MEMBERS)
         if slot is not None and slot >= 0:
             base = replace(base, slot=slot)
         elif entry.slot is not None and entry.slot.strip() == "none":

@@ -249,6 +249,15 @@ def test_sysfs_raid10_layout_gives_copies() -> None:
     assert merged.redundancy == 1
 
 
+def test_sysfs_counts_out_of_range_are_unknown_not_counts() -> None:
+    # sysfs degraded -1 is garbage, not "nothing missing": the faulty member decides.
+    merged = merge_sysfs("md4", None, MdSysfs(level="raid1", raid_disks="2", degraded="-1", array_state="clean",
+                                              members=(MdSysfsMember("sda1", "in_sync", "0"),
+                                                       MdSysfsMember("sdb1", "faulty", "-1"))))
+    assert merged.failed_slots == 1
+    assert merged.redundancy == 0
+
+
 def test_sysfs_broken_state_has_no_redundancy() -> None:
     array = only(fx.MD_RAID0)
     merged = merge_sysfs("md2", array, MdSysfs(level="raid0", array_state="broken"))
