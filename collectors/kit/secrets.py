@@ -13,6 +13,8 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from collectors.kit.warnonce import WarnOnce
+
 MAX_SECRET_BYTES = 4096
 CREDENTIALS_ENV = "CREDENTIALS_DIRECTORY"
 
@@ -56,3 +58,13 @@ def read_secret(path: Path, *, max_bytes: int = MAX_SECRET_BYTES) -> Secret:
     if not value.strip():
         raise SecretError(f"secret file {resolved} is empty")
     return Secret(value, resolved, bool(info.st_mode & stat.S_IROTH))
+
+
+def warn_if_others_can_read(secret: Secret, warn: WarnOnce, message: str) -> None:
+    """Warn once per file while others may read it (`message` gets the path); once fixed, a later
+    chmod o+r is worth a warning again."""
+    key = f"secret-mode:{secret.path}"
+    if secret.world_readable:
+        warn.warn(key, message, secret.path)
+    else:
+        warn.forget(key)

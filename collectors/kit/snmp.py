@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from collectors.kit.context import Cancelled, RunContext
-from collectors.kit.secrets import SecretError, read_secret
+from collectors.kit.secrets import SecretError, read_secret, warn_if_others_can_read
 from collectors.kit.warnonce import WarnOnce
 
 log = logging.getLogger(__name__)
@@ -73,11 +73,7 @@ def read_community(community: str, path: Path | None, warn: WarnOnce) -> str:
         secret = read_secret(path)
     except SecretError as exc:
         raise SnmpError(f"no community: {exc}") from None
-    key = f"secret-mode:{secret.path}"
-    if secret.world_readable:
-        warn.warn(key, "community file %s is world-readable; chmod o-r it", secret.path)
-    else:
-        warn.forget(key)  # fixed: a later chmod o+r is worth a warning again
+    warn_if_others_can_read(secret, warn, "community file %s is world-readable; chmod o-r it")
     return secret.value
 
 

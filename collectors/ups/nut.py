@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from collectors.kit.context import Cancelled, CollectorError, RunContext
-from collectors.kit.secrets import SecretError, read_secret
+from collectors.kit.secrets import SecretError, read_secret, warn_if_others_can_read
 from collectors.kit.warnonce import WarnOnce
 from collectors.model.readings import UpsReading
 from collectors.ups.config import DEFAULT_UPSMON_CONF, NutServerConfig
@@ -280,9 +280,7 @@ class NutUpsCollector:
         except SecretError as exc:
             self._warn.warn(f"secret:{path}", "ups: NUT password: %s; polling without it", exc)
             return
-        if secret.world_readable:
-            self._warn.warn(f"secret-mode:{secret.path}", "ups: password file %s is world-readable; chmod o-r it",
-                            secret.path)
+        warn_if_others_can_read(secret, self._warn, "ups: password file %s is world-readable; chmod o-r it")
         server.password = secret.value
         server.password_loaded = True
 

@@ -9,12 +9,15 @@ import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from collectors.kit.secrets import SecretError, read_secret
+from collectors.kit.secrets import SecretError, read_secret, warn_if_others_can_read
+from collectors.kit.warnonce import WarnOnce
 from exporters.base import file_stamp
 from exporters.mqtt.settings import MqttSettings
 from exporters.mqtt.topics import client_id_of, topics_of
 
 log = logging.getLogger("physgap.exporters.mqtt")
+# Settings are read at start and on every reload: one warning per file, not one per SIGHUP.
+_warn = WarnOnce(log)
 
 
 class ConnectionSetupError(Exception):
@@ -58,9 +61,8 @@ def connection_of(settings: MqttSettings) -> Connection | None:
             secret = read_secret(config.password_file)
         except SecretError as exc:
             raise ConnectionSetupError(f"mqtt.password_file: {exc}") from None
-        if secret.world_readable:
-            log.warning("MQTT password file %s is readable by every user; chmod 0640 or use a systemd credential",
-                        secret.path)
+        warn_if_others_can_read(secret, _warn, "MQTT password file %s is readable by every user; chmod 0640 or "
+                                "use a systemd credential")
         password = secret.value
     topics = topics_of(settings)
     conn = Connection(
