@@ -40,6 +40,13 @@ class RunContext:
         deadline = min(self.deadline, time.monotonic() + max(0.0, budget))
         return RunContext(deadline=deadline, state_dir=self.state_dir, cancel=self.cancel, log=self.log)
 
+    def keeping_back(self, share: float = 0.1, at_least: float = 0.1, at_most: float = 1.0) -> RunContext:
+        """A sub-context that ends `share` of the remaining time (clamped to at_least..at_most seconds) before
+        the run does: what runs in it (a poll, a program) is stopped while there is still time to hand the
+        run's readings back, instead of the scheduler abandoning the whole run at its deadline."""
+        remaining = max(0.0, self.remaining())
+        return self.sub(remaining - min(at_most, max(at_least, share * remaining)))
+
     def check(self) -> None:
         """Raise Cancelled when the run should stop; call between slow steps."""
         if self.cancel.is_set() or self.remaining() <= 0:

@@ -205,8 +205,7 @@ class SmartCollector:
 
     def collect(self, ctx: RunContext) -> Sequence[AnyReading]:
         # The part of the run smartctl may use: the rest is kept back (see _RESERVE_MAX_SECONDS).
-        reserve = min(_RESERVE_MAX_SECONDS, max(0.0, ctx.remaining()) * _RESERVE_FRACTION)
-        run = ctx.sub(ctx.remaining() - reserve)
+        run = ctx.keeping_back(_RESERVE_FRACTION, at_least=0.0, at_most=_RESERVE_MAX_SECONDS)
         self._load_state(ctx)
         targets, untyped = self._targets(run)
         hung, ended = self._stuck.refresh()
@@ -232,6 +231,7 @@ class SmartCollector:
             self._warn.forget("stuck-limit")
         # Queries still running at the run's deadline may use half of the reserve to reap their killed
         # processes, so no thread outlives the run; the rest is for readings and the state file.
+        reserve = ctx.deadline - run.deadline  # what keeping_back held back
         outcomes = fan_out(run, queries.values(), self._query, limit=max(1, slots), on_error=self._crashed,
                            settle=reserve / 2, name="physgap-smart") if queries else {}
         chosen: dict[str, DriveReading] = {}

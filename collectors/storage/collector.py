@@ -224,8 +224,7 @@ class StorageCollector:
 
     @staticmethod
     def _zpool_context(ctx: RunContext) -> RunContext:
-        remaining = max(0.0, ctx.remaining())
-        return ctx.sub(remaining - min(_ZPOOL_RESERVE_MAX, remaining * _ZPOOL_RESERVE_FRACTION))
+        return ctx.keeping_back(_ZPOOL_RESERVE_FRACTION, at_least=0.0, at_most=_ZPOOL_RESERVE_MAX)
 
     def _run_zpool(self, ctx: RunContext) -> tuple[Zpool, ...] | None:
         zpool = self._config.zpool

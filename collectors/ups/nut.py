@@ -55,9 +55,6 @@ _WEEK = 7 * 86400.0
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback", "::1",
                              "0:0:0:0:0:0:0:1"})
 _ROLES = ("primary", "secondary", "master", "slave")
-# What a server's poll leaves of the run's budget for handing its readings back: 10 %, between 0.1 and 1 s.
-_RESERVE_SHARE = 0.1
-_RESERVE_MIN, _RESERVE_MAX = 0.1, 1.0
 INVALID_NAME = "invalid UPS name from the server (shown escaped); not read"
 
 
@@ -350,7 +347,8 @@ class NutUpsCollector:
                 server.client.close()
                 server.client = None  # reconnect so the password is sent
         client = self._client(server)
-        client.bound(_poll_deadline(ctx), ctx.cancel)
+        # A server's poll ends early enough that its readings (up=0 "timed out" included) are handed back.
+        client.bound(ctx.keeping_back().deadline, ctx.cancel)
         answered = False
         if config.ups:
             names = [config.ups]
@@ -473,13 +471,6 @@ class _Identity:
 
         return cls(first("ups.mfr", "device.mfr"), first("ups.model", "device.model"),
                    first("ups.serial", "device.serial"), first("driver.name"))
-
-
-def _poll_deadline(ctx: RunContext) -> float:
-    """When a server's poll must end: early enough that its readings (up=0 "timed out" included) are handed
-    back before the scheduler abandons the run at its own deadline and keeps nothing of it."""
-    reserve = min(_RESERVE_MAX, max(_RESERVE_MIN, _RESERVE_SHARE * ctx.remaining()))
-    return ctx.deadline - reserve
 
 
 def _reason(exc: NutClientError) -> str:

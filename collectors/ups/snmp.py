@@ -29,10 +29,6 @@ from collectors.model.readings import UPS_FLAGS, UpsReading
 
 log = logging.getLogger(__name__)
 
-# What the polls leave of the run's budget for handing the readings back: 10 %, between 0.1 and 1 s.
-_RESERVE_SHARE = 0.1
-_RESERVE_MIN, _RESERVE_MAX = 0.1, 1.0
-
 UPS_MIB = "ups-mib"  # RFC 1628
 POWERNET = "powernet"  # APC PowerNet-MIB, enterprise 318
 
@@ -376,9 +372,8 @@ class SnmpUpsCollector:
             return []
         # The polls end a little before the run does, so a silent agent's down reading is handed back before the
         # scheduler abandons the run at its deadline (and with it every reading of this run).
-        budget = ctx.remaining()
-        polls = ctx.sub(budget - min(_RESERVE_MAX, max(_RESERVE_MIN, _RESERVE_SHARE * budget)))
-        readings = poll_all(polls, self.targets, self._poll, lambda target, reason: down(target.label, reason))
+        readings = poll_all(ctx.keeping_back(), self.targets, self._poll,
+                            lambda target, reason: down(target.label, reason))
         self._log_outcome(readings)
         return readings
 
