@@ -82,6 +82,8 @@ class Daemon:
         )
 
     def _mqtt_settings(self, config: Config) -> MqttSettings:
+        if not config.mqtt.enabled:
+            return MqttSettings(config.mqtt, config.daemon.host, None)  # nothing to link, no web.yml to parse
         web = self._web_settings(config)
         https = False
         if web.web_config is not None:

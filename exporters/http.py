@@ -115,7 +115,7 @@ class BindError(Exception):
 # Listen addresses
 
 
-def _format_address(host: str, port: int) -> str:
+def format_address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
@@ -576,7 +576,7 @@ class HttpServer:
     @property
     def url(self) -> str:
         host, port = self.address
-        return f"{'https' if self.tls else 'http'}://{_format_address(host, port)}"
+        return f"{'https' if self.tls else 'http'}://{format_address(host, port)}"
 
     @property
     def open_connections(self) -> int:
@@ -942,7 +942,7 @@ def _resolve(host: str, port: int) -> tuple[socket.AddressFamily, tuple[Any, ...
     try:
         infos = socket.getaddrinfo(host or None, port, socket.AF_UNSPEC, socket.SOCK_STREAM, 0, socket.AI_PASSIVE)
     except socket.gaierror as exc:
-        raise BindError(f"cannot listen on {_format_address(host, port)}: {exc.strerror}") from None
+        raise BindError(f"cannot listen on {format_address(host, port)}: {exc.strerror}") from None
     family, _, _, _, sockaddr = infos[0]
     return family, sockaddr
 
@@ -997,7 +997,7 @@ def serve(
         reason = exc.strerror or str(exc)
         if exc.errno == errno.EADDRNOTAVAIL:
             reason += " (no interface of this host has that address)"
-        raise BindError(f"cannot listen on {_format_address(host, port)}: {reason}") from None
+        raise BindError(f"cannot listen on {format_address(host, port)}: {reason}") from None
     cap = max_connections if max_connections is not None else _default_cap()
     running = HttpServer(listener, wrapped, ssl_context, auth, max(1, cap), max(1, workers), idle_timeout,
                          write_timeout)

@@ -20,6 +20,11 @@ def _cell(text: str) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
+def evidence_text(gap: Gap) -> str:
+    """What was found, or why the rule could not decide: the Evidence column, and MQTT's gap attribute."""
+    return "; ".join(gap.evidence) if gap.evaluated else gap.reason
+
+
 def markdown(view: View) -> str:
     lines = [
         f"Physical-layer gaps on {view.snapshot.host}",
@@ -28,7 +33,7 @@ def markdown(view: View) -> str:
         "|---|---|---|---|---|---|",
     ]
     for gap in view.gaps:
-        evidence = "; ".join(gap.evidence) if gap.evaluated else gap.reason
+        evidence = evidence_text(gap)
         lines.append("| " + " | ".join(_cell(c) for c in (
             gap.id, gap.title, gap.risk, severity_cell(gap), gap.status, evidence)) + " |")
     return "\n".join(lines) + "\n"

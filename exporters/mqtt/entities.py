@@ -12,6 +12,7 @@ from collectors.model.snapshot import Gap, View
 from exporters import catalog
 from exporters.catalog import Field, Kind
 from exporters.mqtt.topics import field_id, safe_id
+from exporters.report import evidence_text
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ def objects(view: View) -> tuple[Object, ...]:
 def _gap_attributes(gap: Gap) -> dict[str, Any]:
     # The same evidence text as `physgap report`: what was found, or why the rule could not decide.
     return {"id": gap.id, "title": gap.title, "risk": gap.risk, "severity": gap.severity, "status": gap.status,
-            "evidence": "; ".join(gap.evidence) if gap.evaluated else gap.reason}
+            "evidence": evidence_text(gap)}
 
 
 _VERDICTS = {0: "ok", 1: "warning", 2: "failing"}  # the catalog's scale note for physgap_drive_health

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import math
 from dataclasses import dataclass
 
+from exporters.http import format_address
 from exporters.sections import MqttConfig, parse_listen_address
 
 # Home Assistant marks an entity unavailable when no state arrived for expire_after seconds. States are
@@ -39,12 +41,10 @@ def status_page_url(listen: str, host: str, *, https: bool = False) -> str | Non
     except ValueError:
         return None
     scheme = "https" if https else "http"
-    if address in ("", "0.0.0.0", "::"):  # noqa: S104 - comparing, not binding
-        return f"{scheme}://{host}:{port}/"
-    try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-    except ValueError:
-        return f"{scheme}://{address}:{port}/"  # a name given in listen
-    if ip.is_loopback:
-        return None
-    return f"{scheme}://[{address}]:{port}/" if ip.version == 6 else f"{scheme}://{address}:{port}/"
+    if address in ("0.0.0.0", "::"):  # noqa: S104 - comparing, not binding
+        address = host
+    else:
+        with contextlib.suppress(ValueError):  # a name given in listen is used as it is
+            if ipaddress.ip_address(address.split("%", 1)[0]).is_loopback:
+                return None
+    return f"{scheme}://{format_address(address, port)}/"
