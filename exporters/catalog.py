@@ -175,6 +175,12 @@ class Kind(Generic[R]):
         """Fields that depend on the View alone."""
         return tuple(f for f in self.fields if not f.clock_dependent)
 
+    # Cached, like clock_fields: read for every object of every MQTT publish cycle.
+    @cached_property
+    def ha_fields(self) -> tuple[Field[R], ...]:
+        """Fields that become Home Assistant entities."""
+        return tuple(f for f in self.fields if f.ha is not None)
+
     # Cached: read on every scrape, and a kind's fields never change.
     @cached_property
     def clock_fields(self) -> tuple[Field[R], ...]:

@@ -29,16 +29,13 @@ class Object:
 
     @property
     def fields(self) -> tuple[Field[Any], ...]:
-        return ha_fields(self.kind)
+        return self.kind.ha_fields
 
-
-def ha_fields(kind: Kind[Any]) -> tuple[Field[Any], ...]:
-    return tuple(f for f in kind.fields if f.ha is not None)
 
 
 def kinds() -> tuple[Kind[Any], ...]:
     """The catalog's kinds that become Home Assistant entities, in catalog order."""
-    return tuple(kind for kind in catalog.CATALOG if ha_fields(kind))
+    return tuple(kind for kind in catalog.CATALOG if kind.ha_fields)
 
 
 def objects(view: View) -> tuple[Object, ...]:

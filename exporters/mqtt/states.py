@@ -51,9 +51,11 @@ def state_document(obj: Object, now: float, *, with_clock: bool = True) -> dict[
 
 
 def render_state(obj: Object, topics: Topics, now: float) -> State:
-    payload = _encode(state_document(obj, now))
-    clock = any(field.clock_dependent for field in obj.fields)
-    stable = _encode(state_document(obj, now, with_clock=False)) if clock else payload
+    document = state_document(obj, now)
+    payload = _encode(document)
+    clock = {key_of(field) for field in obj.fields if field.clock_dependent}
+    # The same document less its clock keys: each field's state is computed once per cycle.
+    stable = _encode({k: v for k, v in document.items() if k not in clock}) if clock else payload
     return State(topics.state(obj.kind.name, obj.object_id), payload, stable, obj.owner)
 
 

@@ -53,10 +53,10 @@ def test_field_ids_are_the_display_names_as_keys() -> None:
 
 
 def test_every_field_key_is_a_template_identifier_and_unique_in_its_kind() -> None:
-    from exporters.mqtt.entities import ha_fields, kinds
+    from exporters.mqtt.entities import kinds
 
     for kind in kinds():
-        keys = [field_id(field.name) for field in ha_fields(kind)]
+        keys = [field_id(field.name) for field in kind.ha_fields]
         assert len(keys) == len(set(keys)), kind.name
         assert all(re.fullmatch(r"[a-z][a-z0-9_]*", key) for key in keys), keys
 
