@@ -3,6 +3,9 @@ reload, and stops. The runtime knows nothing else about Prometheus, textfiles, M
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -46,3 +49,54 @@ class Exporter(Protocol):
 
     def stop(self) -> None:
         """Stop within about a second; idempotent."""
+
+
+class WakeLoop:
+    """An exporter's own thread: it sleeps until the store has a new View, `wake()` is called or `due()`
+    seconds pass, then runs `cycle()`, at most once per `min_seconds` (a burst of collector reports becomes
+    one cycle over the newest View). A failing cycle is logged and the loop goes on: a bug must not end an
+    exporter silently for the daemon's lifetime."""
+
+    def __init__(self, name: str, cycle: Callable[[], None], min_seconds: float,
+                 due: Callable[[], float | None] = lambda: None) -> None:
+        self._name = name
+        self._cycle = cycle
+        self._min_seconds = min_seconds
+        self._due = due
+        self._wake = threading.Event()
+        self.stopping = threading.Event()
+        self._unsubscribe: Callable[[], None] | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self, views: ViewSource) -> None:
+        self._unsubscribe = views.subscribe(lambda view: self._wake.set())
+        self._wake.set()  # the View that exists already
+        self._thread = threading.Thread(target=self._run, name=f"physgap-{self._name}", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self, wait: float = 1.0) -> None:
+        self.stopping.set()
+        self._wake.set()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        if self._thread is not None:
+            self._thread.join(wait)
+
+    def _run(self) -> None:
+        last_cycle = float("-inf")
+        while True:
+            self._wake.wait(self._due())
+            if self.stopping.is_set():
+                return
+            if self.stopping.wait(max(0.0, last_cycle + self._min_seconds - time.monotonic())):
+                return
+            self._wake.clear()
+            try:
+                self._cycle()
+            except Exception:
+                logging.getLogger(f"physgap.exporters.{self._name}").exception("%s cycle failed", self._name)
+            last_cycle = time.monotonic()

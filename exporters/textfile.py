@@ -8,13 +8,10 @@ reason and retried with the next View.
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from collectors.model.snapshot import View
-from exporters.base import ViewSource
+from exporters.base import ViewSource, WakeLoop
 from exporters.prometheus import write_textfile
 
 log = logging.getLogger("physgap.exporters.textfile")
@@ -27,56 +24,33 @@ class TextfileExporter:
 
     def __init__(self, path: Path | None, min_seconds: float = MIN_SECONDS) -> None:
         self._path = path
-        self._min_seconds = min_seconds
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
+        self._loop = WakeLoop("textfile", self._cycle, min_seconds)
         self._views: ViewSource | None = None
-        self._unsubscribe: Callable[[], None] | None = None
-        self._thread: threading.Thread | None = None
         self._error = ""
         # Which View version went to which path: a new path on reload gets the current View at once.
         self._written: tuple[Path, int] | None = None
 
     def start(self, views: ViewSource) -> None:
         self._views = views
-        self._unsubscribe = views.subscribe(lambda view: self._wake.set())
-        self._wake.set()  # the View that exists already
-        self._thread = threading.Thread(target=self._run, name="physgap-textfile", daemon=True)
-        self._thread.start()
+        self._loop.start(views)
 
     def reconfigure(self, path: Path | None) -> None:
         if path != self._path:
             self._path = path
             self._error = ""
-            self._wake.set()
+            self._loop.wake()
 
     def stop(self) -> None:
-        self._stopping.set()
-        self._wake.set()
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-        if self._thread is not None:
-            self._thread.join(1.0)
+        self._loop.stop()
 
-    def _run(self) -> None:
-        last_write = float("-inf")
-        while True:
-            self._wake.wait()
-            if self._stopping.is_set():
-                return
-            # At most one write per MIN_SECONDS: a burst of collector reports becomes one write of the newest.
-            if self._stopping.wait(max(0.0, last_write + self._min_seconds - time.monotonic())):
-                return
-            self._wake.clear()
-            path, views = self._path, self._views
-            if path is None or views is None:
-                continue
-            view = views.current()
-            if self._written == (path, view.version):
-                continue
+    def _cycle(self) -> None:
+        path, views = self._path, self._views
+        if path is None or views is None:
+            return
+        view = views.current()
+        if self._written != (path, view.version):
             self._write(path, view)
             self._written = (path, view.version)
-            last_write = time.monotonic()
 
     def _write(self, path: Path, view: View) -> None:
         try:

@@ -23,11 +23,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from collectors.model.snapshot import View
-from exporters.base import ExporterError, ViewSource
+from exporters.base import ExporterError, ViewSource, WakeLoop
 from exporters.mqtt.connection import Connection, ConnectionSetupError, connection_of
 from exporters.mqtt.discovery import ONLINE, Discovery, render_discovery
 from exporters.mqtt.entities import Object, objects
@@ -53,16 +53,12 @@ class MqttExporter:
                  settle_seconds: float = SETTLE_SECONDS, reconnect_min: int = RECONNECT_MIN_SECONDS,
                  reconnect_max: int = RECONNECT_MAX_SECONDS) -> None:
         self._settings = settings
-        self._min_seconds = min_seconds
         self._settle_seconds = settle_seconds
         self._reconnect = (reconnect_min, reconnect_max)
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
+        self._loop = WakeLoop("mqtt", self._locked_cycle, min_seconds, due=self._until_due)
         # Held for a whole publish cycle and for a publisher swap on reload: one never sees half the other.
         self._lock = threading.Lock()
         self._views: ViewSource | None = None
-        self._unsubscribe: Callable[[], None] | None = None
-        self._thread: threading.Thread | None = None
         self._publisher: Publisher | None = None
         self._reset_memory()
 
@@ -90,10 +86,7 @@ class MqttExporter:
             self._publisher = publisher
             if publisher is not None:
                 publisher.start()
-        self._unsubscribe = views.subscribe(lambda view: self._wake.set())
-        self._wake.set()  # the View that exists already
-        self._thread = threading.Thread(target=self._run, name="physgap-mqtt", daemon=True)
-        self._thread.start()
+        self._loop.start(views)
 
     def reconfigure(self, settings: MqttSettings) -> None:
         conn = self._connection(settings)
@@ -110,16 +103,10 @@ class MqttExporter:
                 self._reset_memory()
                 if publisher is not None:
                     publisher.start()
-        self._wake.set()
+        self._loop.wake()
 
     def stop(self) -> None:
-        self._stopping.set()
-        self._wake.set()
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
-        if self._thread is not None:
-            self._thread.join(1.0)
+        self._loop.stop()
         with self._lock:
             if self._publisher is not None:
                 self._publisher.stop(topics_of(self._settings).availability)
@@ -137,28 +124,16 @@ class MqttExporter:
         from exporters.mqtt.publisher import Publisher
 
         try:
-            return Publisher(conn, self._wake.set, reconnect_min=self._reconnect[0],
+            return Publisher(conn, self._loop.wake, reconnect_min=self._reconnect[0],
                              reconnect_max=self._reconnect[1])
         except ConnectionSetupError as exc:
             raise ExporterError(str(exc)) from None
 
     # -- the exporter's thread -----------------------------------------------------------------------------
 
-    def _run(self) -> None:
-        last_cycle = float("-inf")
-        while True:
-            self._wake.wait(self._until_due())
-            if self._stopping.is_set():
-                return
-            if self._stopping.wait(max(0.0, last_cycle + self._min_seconds - time.monotonic())):
-                return
-            self._wake.clear()
-            with self._lock:
-                try:
-                    self._cycle()
-                except Exception:  # a bug here must not silently end publishing for the daemon's lifetime
-                    log.exception("MQTT publish cycle failed")
-            last_cycle = time.monotonic()
+    def _locked_cycle(self) -> None:
+        with self._lock:
+            self._cycle()
 
     def _until_due(self) -> float | None:
         # Disconnected, nothing is due: the next connect wakes the thread (and a View change does anyway).
@@ -244,7 +219,7 @@ class MqttExporter:
             topics = topics_of(self._settings)
             removals |= {t for t in publisher.retained_configs() - self._known.keys() if topics.owns_discovery(t)}
         emptied = [(topic, b"") for topic in sorted(removals)]
-        if not publisher.publish_retained([*changed, *emptied], self._stopping):
+        if not publisher.publish_retained([*changed, *emptied], self._loop.stopping):
             return False
         self._sent_configs.update(changed)
         for topic, _ in emptied:
