@@ -100,6 +100,7 @@ class Field(Generic[R]):
     labels: tuple[str, ...]  # every label, the kind's key labels first
     metric_type: PromType = "gauge"
     scale_note: str = ""  # how the source's unit became the base unit, or what the values mean
+    states: tuple[str, ...] = ()  # a "state" field's value names, value 0 first: the page and MQTT show these
     value: Callable[[R], float | None] | None = None
     label_values: Callable[[R], tuple[str, ...]] | None = None
     samples: Callable[[R], Iterable[tuple[tuple[str, ...], float]]] | None = None
@@ -410,6 +411,13 @@ def _smart_supported(drive: DriveReading) -> bool:
     return drive.smart_supported
 
 
+# physgap_drive_health's values, 0 first (collectors.smart.verdict: OK, WARNING, FAILING).
+DRIVE_VERDICTS = ("ok", "warning", "failing")
+
+
+def _state_note(states: tuple[str, ...]) -> str:
+    return ", ".join(f"{number} {name}" for number, name in enumerate(states))
+
 _DRIVE = ("drive",)
 DRIVES = Kind[DriveReading](
     name="drive", title="Drives", source=lambda view: view.snapshot.readings(DriveReading), key_labels=_DRIVE,
@@ -428,7 +436,7 @@ DRIVES = Kind[DriveReading](
                    ha=_FLAG_DIAGNOSTIC),
         DriveField("physgap_drive_health", "physgap's verdict: 0 ok, 1 warning (degrading), 2 failing. Unlike "
                    "smart_passed it counts pending, reallocated and uncorrectable sectors and their growth.",
-                   "Health", "state", _DRIVE, scale_note="0 ok, 1 warning, 2 failing",
+                   "Health", "state", _DRIVE, scale_note=_state_note(DRIVE_VERDICTS), states=DRIVE_VERDICTS,
                    value=lambda d: _number(d.health), when=_smart_supported, ha=_PROBLEM),
         DriveField("physgap_drive_reachable", "0 when the last query got no usable answer (open failed, timeout, "
                    "garbage); the other values are then the last read's.", "Reachable", "boolean", _DRIVE,

@@ -86,11 +86,6 @@ def _bits(bytes_per_second: float) -> str:
     return f"{_number(bits / 1e6)} Mbit/s"
 
 
-def _states(field: Field[Any]) -> dict[int, str]:
-    """The names of a state field's values, from its own description ("0 ok, 1 warning, 2 failing")."""
-    return {int(number): name for number, name in re.findall(r"(\d+) ([a-z][a-z ]*?)(?:,|$)", field.scale_note)}
-
-
 def _timestamp(seconds: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(seconds))
 
@@ -107,7 +102,8 @@ def format_value(field: Field[Any], value: float) -> str:
     if unit == "boolean":
         return "yes" if value else "no"
     if unit == "state":
-        return _states(field).get(int(value), _number(value))
+        number = int(value)
+        return field.states[number] if 0 <= number < len(field.states) else _number(value)
     if unit == "ratio":
         return f"{_number(value * 100, 3)} %"
     if unit == "seconds":
@@ -129,7 +125,7 @@ def severity_of(field: Field[Any], value: float) -> int:
     device_class = field.ha.device_class if field.ha is not None else None
     if device_class == "problem" and value > 0:
         # A multi-valued state (drive health: 1 warning, 2 failing) has a middle ground; a flag has not.
-        return _WARN if field.unit == "state" and value < 2 else _BAD
+        return _WARN if field.unit == "state" and value < len(field.states) - 1 else _BAD
     if device_class == "connectivity" and value == 0:
         return _WARN
     if device_class == "battery" and field.ha is not None and field.ha.component == "binary_sensor" and value:

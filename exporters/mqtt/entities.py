@@ -55,11 +55,10 @@ def _gap_attributes(gap: Gap) -> dict[str, Any]:
             "evidence": evidence_text(gap)}
 
 
-_VERDICTS = {0: "ok", 1: "warning", 2: "failing"}  # the catalog's scale note for physgap_drive_health
-
-
 def _drive_attributes(drive: DriveReading) -> dict[str, Any]:
-    verdict = _VERDICTS.get(drive.health, "unknown") if drive.health is not None else "unknown"
+    health = drive.health
+    in_range = health is not None and 0 <= health < len(catalog.DRIVE_VERDICTS)
+    verdict = catalog.DRIVE_VERDICTS[health] if in_range and health is not None else "unknown"
     # A drive that could not be read now has no findings but a reason ("smartctl killed after 27 s").
     evidence = "; ".join(drive.evidence) or drive.reason
     return {"verdict": verdict, "state": drive.state, "evidence": evidence, "model": drive.model,
