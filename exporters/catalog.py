@@ -296,6 +296,12 @@ def _ups_current(ups: UpsReading) -> bool:
     return ups.up
 
 
+def _ups_status_known(ups: UpsReading) -> bool:
+    # A UPS that answers but reports no ups.status token (a driver without it, an SNMP "unknown" output
+    # source) has no measured power state: no flag may read 0 ("on line, not critical") for it.
+    return ups.up and bool(ups.flags)
+
+
 _UPS = ("ups",)
 UPS = Kind[UpsReading](
     name="ups", title="UPS", source=lambda view: view.snapshot.readings(UpsReading), key_labels=_UPS,
@@ -310,17 +316,17 @@ UPS = Kind[UpsReading](
         UpsField("physgap_ups_status", "1 while the ups.status flag is set. Every known flag has a series "
                  "(explicit 0); other tokens such as HE appear while present.", "Status flags", "boolean",
                  (*_UPS, "flag"), scale_note=f"one series per flag: {' '.join(UPS_FLAGS)}, then any other",
-                 when=_ups_current, samples=lambda u: (((flag,), _flag(on)) for flag, on in u.flag_states)),
+                 when=_ups_status_known, samples=lambda u: (((flag,), _flag(on)) for flag, on in u.flag_states)),
         UpsField("physgap_ups_on_battery", "1 while running on battery (OB).", "On battery", "boolean", _UPS,
-                 value=lambda u: _flag(u.on_battery), when=_ups_current, ha=HomeAssistant("binary_sensor")),
+                 value=lambda u: _flag(u.on_battery), when=_ups_status_known, ha=HomeAssistant("binary_sensor")),
         UpsField("physgap_ups_low_battery", "1 while the battery is low (LB).", "Low battery", "boolean", _UPS,
-                 value=lambda u: _flag(u.low_battery), when=_ups_current,
+                 value=lambda u: _flag(u.low_battery), when=_ups_status_known,
                  ha=HomeAssistant("binary_sensor", device_class="battery")),
         UpsField("physgap_ups_replace_battery", "1 while the UPS asks for a new battery (RB).", "Replace battery",
-                 "boolean", _UPS, value=lambda u: _flag(u.replace_battery), when=_ups_current, ha=_PROBLEM),
+                 "boolean", _UPS, value=lambda u: _flag(u.replace_battery), when=_ups_status_known, ha=_PROBLEM),
         UpsField("physgap_ups_critical", "1 when upsmon would shut down: on battery with low battery, or forced "
                  "shutdown (FSD).", "Critical", "boolean", _UPS, value=lambda u: _flag(u.critical),
-                 when=_ups_current, ha=_PROBLEM),
+                 when=_ups_status_known, ha=_PROBLEM),
         UpsField("physgap_ups_shutdown_clients", "upsmon instances attached to this UPS (NUMLOGINS).",
                  "Shutdown clients", "count", _UPS, value=lambda u: _number(u.shutdown_clients), ha=_COUNT),
         UpsField("physgap_ups_shutdown_protected", "1 when this host's upsmon.conf monitors the UPS with a "

@@ -40,6 +40,10 @@ def evaluate(snapshot: Snapshot, ctx: RuleContext) -> Finding:
         return Finding(True, tuple(critical + unprotected + unreachable), severity="critical")
     if unprotected:
         return Finding(True, tuple(unprotected + unreachable))
+    if not any(u.flags for u in protecting):
+        # Answering, but no ups.status: whether it is on line or about to drop the load was not measured.
+        names = ", ".join(u.ups for u in protecting)
+        return Finding.unknown(f"{names}: the UPS reports no status (ups.status empty or unknown)")
     summary = [f"{u.ups} {' '.join(u.flags) or 'no status'}, {u.shutdown_clients or 0} upsmon attached"
                for u in protecting]
     return Finding(False, tuple(summary + unreachable))

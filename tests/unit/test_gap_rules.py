@@ -20,6 +20,7 @@ from collectors.model.readings import (
 from collectors.model.snapshot import CollectorStatus, Gap, Snapshot, View
 from daemon.gaps import RULES
 from daemon.gaps.engine import evaluate
+from exporters.prometheus import render
 from exporters.report import failing, markdown
 
 CTX = RuleContext(role="compute")
@@ -389,6 +390,17 @@ def test_protected_ups_on_mains_resolves_p1() -> None:
     gap_p1 = p1(ups("ups@127.0.0.1:3493"))
     assert gap_p1.status == "resolved"
     assert gap_p1.evidence == ("ups@127.0.0.1:3493 OL, 1 upsmon attached",)
+
+
+def test_a_ups_without_status_never_resolves_p1_nor_reads_on_line() -> None:
+    blind = ups("ups@127.0.0.1:3493", flags=())
+    gap_p1 = p1(blind)
+    assert gap_p1.status == "unknown"
+    assert "reports no status" in gap_p1.reason
+    assert p1(blind, ups("rack@127.0.0.1:3493")).status == "resolved"  # another UPS's status decides
+    text = render(View(snapshot(nic=(), ups=(blind,)), (), 1)).decode()
+    assert "physgap_ups_up{" in text
+    assert "physgap_ups_on_battery{" not in text and "physgap_ups_critical{" not in text
 
 
 def test_no_ups_at_all_opens_p1_high() -> None:
