@@ -199,7 +199,16 @@ class NicCollector:
                 log.debug("nic: %s unreadable (%s); left out of this run", name, exc)
                 continue
             readings.append(reading)
-        return readings
+        return readings + self._missing_expected(set(names))
+
+    def _missing_expected(self, present: set[str]) -> list[LinkReading]:
+        """An interface the operator expects a speed of ([nics].expected) that is not there (driver not
+        loaded, card dead, renamed) is a link down, not a link nobody asked about: without this, P3 would
+        resolve on the links that remain."""
+        return [LinkReading(interface=name, physical=True, kind="ethernet", operstate="absent", admin_up=False,
+                            carrier=None, speed_mbps=None, full_duplex=None, max_speed_mbps=None,
+                            supported_modes=(), expected_speed_mbps=mbps, carrier_changes=None)
+                for name, mbps in sorted(self._config.expected_mbps.items()) if name not in present]
 
     def _read(self, name: str, physical: bool, kind: str, topology: _Topology) -> LinkReading:
         base = self._net / name

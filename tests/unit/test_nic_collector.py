@@ -165,6 +165,17 @@ def test_expected_speed_from_config(tmp_path: Path) -> None:
     assert readings[X710_PORT1].expected_speed_mbps is None
 
 
+def test_an_expected_interface_that_is_gone_reads_as_a_link_down(tmp_path: Path) -> None:
+    # The 10G card's driver did not load: its expectation must not vanish with it.
+    expected = speed_table({"enp1s0f0": "10G", I226_V: "2.5G", "vmbr0": "1G"})
+    readings = collect(ms01_tree(tmp_path), NicsConfig(expected_mbps=expected))
+    gone = readings["enp1s0f0"]
+    assert (gone.operstate, gone.carrier, gone.speed_mbps, gone.expected_speed_mbps) == ("absent", None, None, 10000)
+    assert not gone.up
+    assert "vmbr0" not in readings  # present, only left out as virtual: not "absent"
+    assert readings[I226_V].operstate == "up"
+
+
 def test_include_and_exclude_globs_exclude_wins(tmp_path: Path) -> None:
     root = ms01_tree(tmp_path)
     assert sorted(collect(root, NicsConfig(include=("enp2s0*",)))) == [X710_PORT0, X710_PORT1]
