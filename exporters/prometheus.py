@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
@@ -17,6 +17,7 @@ from prometheus_client.utils import floatToGoString
 from collectors.kit.statefile import write_atomically
 from collectors.model.snapshot import View
 from exporters.metrics import clock_families, metric_families, static_families
+from exporters.process_metrics import ProcessMetrics
 
 # The classic text format generate_latest() writes; every Prometheus since 2.0 reads it.
 CONTENT_TYPE_METRICS = "text/plain; version=0.0.4; charset=utf-8"
@@ -81,11 +82,10 @@ def metrics_route(current: Callable[[], View]) -> WSGIApp:
     clock-dependent families (reading ages) and the process metrics are rendered on every scrape.
     """
     cache = _ExpositionCache(current)
-    # Not registered anywhere: its families are read and formatted on each scrape.
-    process = ProcessCollector(registry=None)
+    process = ProcessMetrics()
 
     def route(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        body = cache.body() + _text(process.collect())
+        body = cache.body() + process.text()
         headers = [("Content-Type", CONTENT_TYPE_METRICS)]
         if "gzip" in environ.get("HTTP_ACCEPT_ENCODING", ""):
             body = gzip.compress(body, compresslevel=1)
