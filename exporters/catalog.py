@@ -287,6 +287,10 @@ GAPS = Kind[Gap](
         GapField("physgap_gap_evaluated",
                  "1 when the gap rule had the data to decide; 0 means its status is unknown.",
                  "Evaluated", "boolean", _GAP, value=lambda g: _flag(g.evaluated)),
+        GapField("physgap_gap_applicable",
+                 "0 when the check cannot apply on this host (e.g. P5 without physical slots): evaluated, never "
+                 "open, and not resolved either.",
+                 "Applicable", "boolean", _GAP, value=lambda g: _flag(g.applicable)),
     ),
 )
 

@@ -34,6 +34,8 @@ def transitions(before: dict[str, tuple[str, str]], gaps: tuple[Gap, ...]) -> li
             what = "opened" if before.get(gap.id, ("",))[0] != "open" else "changed severity"
             detail = "; ".join(gap.evidence)
             lines.append(f"gap {gap.id} {what} ({gap.severity}): {gap.title}: {detail}"[:_MAX_EVIDENCE])
+        elif gap.status == "not applicable":
+            lines.append(f"gap {gap.id} does not apply here: {gap.title}: {gap.reason}"[:_MAX_EVIDENCE])
         elif gap.status == "resolved":
             lines.append(f"gap {gap.id} resolved: {gap.title}: {'; '.join(gap.evidence)}"[:_MAX_EVIDENCE])
         elif not gap.waiting:  # start-up, not news

@@ -11,9 +11,8 @@ from collectors.model.snapshot import Gap, View
 
 
 def severity_cell(gap: Gap) -> str:
-    if not gap.evaluated:
-        return "Unknown"
-    return DISPLAY.get(gap.severity, gap.severity) if gap.open else "Resolved"
+    """The gap's severity (what it would cost while open), whatever its status: the Status column says that."""
+    return DISPLAY.get(gap.severity, gap.severity)
 
 
 def _cell(text: str) -> str:
@@ -22,7 +21,7 @@ def _cell(text: str) -> str:
 
 def evidence_text(gap: Gap) -> str:
     """What was found, or why the rule could not decide: the Evidence column, and MQTT's gap attribute."""
-    return "; ".join(gap.evidence) if gap.evaluated else gap.reason
+    return "; ".join(gap.evidence) if gap.evaluated and gap.applicable else gap.reason
 
 
 def markdown(view: View) -> str:
@@ -43,6 +42,7 @@ def gap_dict(gap: Gap) -> dict[str, Any]:
     return {
         "id": gap.id, "title": gap.title, "risk": gap.risk, "status": gap.status, "open": gap.open,
         "severity": gap.severity, "severity_display": severity_cell(gap), "evaluated": gap.evaluated,
+        "applicable": gap.applicable,
         "evidence": list(gap.evidence), "reason": gap.reason,
     }
 

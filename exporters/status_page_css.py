@@ -51,6 +51,7 @@ ul.evidence{margin:0;padding-left:1.1rem}
 .sev-info{--c:var(--info);--t:#000}
 .status-resolved{--c:var(--ok);--t:#fff}
 .status-unknown{--c:var(--unknown);--t:#000}
+.status-not-applicable{--c:var(--line);--t:var(--muted)}
 #gaps tr.status-unknown td.severity,.pill.status-unknown{
 background:repeating-linear-gradient(135deg,#d5d8dd 0 6px,#b9bec6 6px 12px);outline:2px dashed #6b7079;
 outline-offset:-2px}

@@ -17,10 +17,20 @@ class Finding:
     severity: str | None = None  # an escalation above the configured severity (e.g. UPS on battery)
     reason: str = ""  # why the rule could not decide
     waiting: bool = False  # undecided only because a collector has not run yet (start-up, a reload)
+    applicable: bool = True  # False: the check cannot apply on this host (P5 on a VM without slots)
 
     @staticmethod
     def unknown(reason: str) -> Finding:
         return Finding(open=None, reason=reason)
+
+    @staticmethod
+    def not_applicable(reason: str) -> Finding:
+        """Decided, not open, and not "resolved" either: there is nothing here the gap could be about.
+
+        Evaluated, so it raises no "cannot be evaluated" alert on every host where it cannot apply; `reason`
+        says why (and what would make it apply).
+        """
+        return Finding(open=False, reason=reason, applicable=False)
 
     @staticmethod
     def waiting_for(collector: str) -> Finding:

@@ -52,11 +52,14 @@ class Gap:
     evaluated: bool
     reason: str = ""
     waiting: bool = False  # unknown only until a collector has run once: no news for the journal
+    applicable: bool = True  # False: evaluated, and the check cannot apply on this host (`reason` says why)
 
     @property
     def status(self) -> str:
         if not self.evaluated:
             return "unknown"
+        if not self.applicable:
+            return "not applicable"
         return "open" if self.open else "resolved"
 
 

@@ -32,6 +32,7 @@ def evaluate(snapshot: Snapshot, rules: Sequence[GapRule], overrides: Mapping[st
             evaluated=finding.open is not None,
             reason=finding.reason,
             waiting=finding.waiting,
+            applicable=finding.applicable,
         ))
     return tuple(gaps)
 

@@ -27,7 +27,9 @@ def evaluate(snapshot: Snapshot, ctx: RuleContext) -> Finding:
                 f"{link.address} {link.device} trained {gts_text(link.current_speed_gts)} x{link.current_width}, "
                 f"below its baseline {gts_text(link.baseline_speed_gts)} x{link.baseline_width}")
     if not slots:
-        evidence.insert(0, "no physical slot found")
+        # A VM, or firmware without SMBIOS slot records: there is no slot this gap could be about.
+        return Finding.not_applicable("; ".join(["no physical PCIe slot on this host (SMBIOS lists none)",
+                                                 *evidence]))
     return Finding(open=is_open, evidence=tuple(evidence))
 
 

@@ -31,6 +31,10 @@ def test_each_change_is_one_line_with_its_evidence() -> None:
     assert blind == ["gap P1 cannot be evaluated: No UPS: ups collector failed: refused"]
     starting = Gap("P1", "No UPS", "power", False, "high", (), False, "waiting for the first ups collection", True)
     assert transitions({}, (starting,)) == []
+    vm = Gap("P5", "Unused PCIe slot", "capacity", False, "info", (), True, "no physical PCIe slot on this host",
+             applicable=False)
+    assert transitions({}, (vm,)) == ["gap P5 does not apply here: Unused PCIe slot: no physical PCIe slot on this host"]
+    assert transitions({"P5": ("not applicable", "")}, (vm,)) == []
 
 
 def test_the_exporter_follows_the_store(caplog: pytest.LogCaptureFixture) -> None:

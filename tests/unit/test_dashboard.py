@@ -212,8 +212,9 @@ def gap_state_expectations(host_regex: str, hosts: tuple[str, ...]) -> dict[str,
     report = json.loads(GOLDEN_REPORT.read_text())
     samples = []
     for gap in report["gaps"]:
-        number = (-1 if gap["status"] == "unknown" else 0 if gap["status"] == "resolved"
-                  else SEVERITY_NUMBER[gap["severity"]])
+        number = {"unknown": -1, "not applicable": -2, "resolved": 0}.get(gap["status"])
+        if number is None:
+            number = SEVERITY_NUMBER[gap["severity"]]
         for host in hosts:
             labels = {"gap": gap["id"], "instance": host, "job": "physgap", "severity": gap["severity"],
                       "title": gap["title"]}

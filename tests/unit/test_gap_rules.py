@@ -167,6 +167,23 @@ def test_p5_unknown_when_slot_presence_cannot_be_read() -> None:
     assert p5.status == "unknown" and p5.reason == "PCIe config space needs root"
 
 
+def test_p5_on_a_host_without_physical_slots_is_not_applicable_rather_than_resolved() -> None:
+    # A VM: slot occupancy read completely, and SMBIOS lists no slot at all.
+    snap = snapshot(nic=(), pcie=PCIE_OK)
+    view = View(snap, evaluate(snap, RULES, {}, CTX))
+    p5 = next(g for g in view.gaps if g.id == "P5")
+    assert p5.status == "not applicable" and not p5.open and p5.evaluated
+    assert "no physical PCIe slot" in p5.reason
+    row = next(line for line in markdown(view).splitlines() if line.startswith("| P5 |"))
+    assert "| Informational | not applicable | no physical PCIe slot" in row
+    metrics = render(view).decode()
+    # Evaluated (no "cannot be evaluated" alert on every VM), never open, and marked as not applicable.
+    assert 'physgap_gap_evaluated{gap="P5"} 1.0' in metrics
+    assert 'physgap_gap_applicable{gap="P5"} 0.0' in metrics
+    assert 'physgap_gap_open{gap="P5",severity="info",title="Unused PCIe slot"} 0.0' in metrics
+    assert 'physgap_gap_applicable{gap="P3"} 1.0' in metrics
+
+
 def test_overrides_change_severity_title_and_can_disable() -> None:
     snap = snapshot(nic=(link("eth0", 1000, 10_000),), pcie=PCIE_OK)
     p3 = gap(snap, "P3", {"P3": GapOverride(severity="high", title="Slow uplink")})
@@ -213,11 +230,12 @@ def test_report_markdown_and_fail_on() -> None:
     assert "| # | Gap | Risk | Severity | Status | Evidence |" in text
     assert "| P3 | Running at GbE when 10G is available |" in text
     assert "| Low | open | enp2s0f0np0 1G of 10G |" in text
-    assert "| Unknown | unknown | no \\| root |" in text  # an unknown gap never prints Resolved
+    # The Severity column is the gap's severity whatever its status; Status alone says unknown or resolved.
+    assert "| Informational | unknown | no \\| root |" in text
     assert [g.id for g in failing(view, "low")] == ["P3"]
     assert failing(view, "medium") == []
     resolved = replace(view, gaps=tuple(replace(g, open=False) for g in view.gaps))
-    assert "| Resolved | resolved |" in markdown(resolved)
+    assert "| Low | resolved | enp2s0f0np0 1G of 10G |" in markdown(resolved)
 
 
 # --- P2: redundancy and single-drive degradation -----------------------------------------------------------

@@ -106,9 +106,10 @@ def test_the_assessment_table_has_the_assessment_s_columns_and_every_gap_in_rule
     table = rows(gaps)
     assert [r[0] for r in table] == ["P1", "P2", "P3", "P4"]
     assert table[1][3:] == ["Critical", "open", "md0 (md degraded, failed: sdb) survives no further drive failure"]
-    assert table[2][3:5] == ["Resolved", "resolved"]
+    # Severity is the gap's own, whatever its status (the Status column says resolved or unknown).
+    assert table[2][3:5] == ["Low", "resolved"]
     # An unknown gap says why instead of showing evidence, and never reads as resolved.
-    assert table[3][3:] == ["Unknown", "unknown", GAPS[3].reason]
+    assert table[3][3:] == ["High", "unknown", GAPS[3].reason]
 
 
 def test_open_gaps_are_coloured_by_severity_and_unknown_differs_from_resolved() -> None:
