@@ -124,7 +124,7 @@ def cycles(broker: Broker, shape: dict[str, Any], repeats: int) -> dict[str, Any
         time.sleep(1.0)  # had the thread's first cycle found the connection up, its flush is written out now
         meter = Meter(exporter)
         with exporter._lock:
-            exporter._rendered, exporter._connections_seen = {}, -1
+            exporter._topics, exporter._topics_for, exporter._connections_seen = {}, None, -1
         first = timed_cycle(exporter, meter)  # every discovery config rendered for the first time
         flushes, refreshes, changes = [], [], []
         for step in range(repeats):

@@ -79,6 +79,13 @@ def _encode(document: dict[str, Any]) -> bytes:
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
 
 
+def config_topics(obj: Object, settings: MqttSettings) -> tuple[str, ...]:
+    """The discovery topics of one object's entities, without rendering their documents."""
+    topics = topics_of(settings)
+    return tuple(topics.discovery(field.ha.component, obj.kind.name, obj.object_id, key_of(field))
+                 for field in obj.fields if field.ha is not None)
+
+
 def render_discovery(objs: Iterable[Object], settings: MqttSettings) -> dict[str, Discovery]:
     """The discovery configs of these objects (`entities.objects(view)`), by topic."""
     topics = topics_of(settings)

@@ -23,13 +23,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from collectors.model.snapshot import View
 from exporters.base import ExporterError, ViewSource, WakeLoop
 from exporters.mqtt.connection import Connection, ConnectionSetupError, connection_of
-from exporters.mqtt.discovery import ONLINE, Discovery, render_discovery
+from exporters.mqtt.discovery import ONLINE, config_topics, render_discovery
 from exporters.mqtt.entities import Object, objects
 from exporters.mqtt.settings import MqttSettings
 from exporters.mqtt.states import render_states
@@ -63,19 +63,24 @@ class MqttExporter:
         self._reset_memory()
 
     def _reset_memory(self) -> None:
-        # Entities that exist (present in the View, or kept while their collector fails), by config topic.
-        self._known: dict[str, Discovery] = {}
+        # Entities that exist (present in the View, or kept while their collector fails): config topic ->
+        # the object it belongs to (one object, shared by all its entities' topics).
+        self._known: dict[str, Object] = {}
         self._removals: set[str] = set()  # vanished entities whose empty config the broker has not had yet
-        self._sent_configs: dict[str, bytes] = {}  # config payload last sent, by topic
+        # Config topics the broker has had from this connection under the current settings. A config depends
+        # on its object's identity and the settings only, so a topic once sent needs sending again only after
+        # a reconnect, Home Assistant's birth or a settings change; the documents themselves are not kept
+        # (1.2 MB on a 128-drive host) but rendered again when due, object by object.
+        self._sent_configs: set[str] = set()
         self._sent_states: dict[str, bytes] = {}  # state document last sent (clock values left out), by topic
         self._connections_seen = 0
         self._births_seen = 0
         self._refreshed_at = float("-inf")
         self._settle_at: float | None = None
-        # Rendered configs by object: a config depends on the object's identity and the settings, never on
-        # its values, so most Views need none rendered (two thirds of a cycle's CPU on a 128-drive host).
-        self._rendered: dict[tuple[str, str, str | None], dict[str, Discovery]] = {}
-        self._rendered_for: MqttSettings | None = None
+        # Config topics by object, for the same reason: most Views need nothing rendered (rendering was two
+        # thirds of a cycle's CPU on a 128-drive host).
+        self._topics: dict[tuple[str, str, str | None], tuple[str, ...]] = {}
+        self._topics_for: MqttSettings | None = None
 
     # -- lifecycle (the runtime's thread) ----------------------------------------------------------------
 
@@ -184,49 +189,62 @@ class MqttExporter:
             self._settle_at = None
             publisher.stop_watching_configs()  # the broker's retained configs have long arrived
 
-    def _configs(self, objs: Iterable[Object], settings: MqttSettings) -> dict[str, Discovery]:
-        if settings != self._rendered_for:
-            self._rendered, self._rendered_for = {}, settings
-        rendered: dict[tuple[str, str, str | None], dict[str, Discovery]] = {}
-        configs: dict[str, Discovery] = {}
+    def _configs(self, objs: Iterable[Object], settings: MqttSettings) -> dict[str, Object]:
+        if settings != self._topics_for:
+            # Any document may read differently now (expire_after, the device block): all are sent again.
+            self._topics, self._topics_for, self._sent_configs = {}, settings, set()
+        by_object: dict[tuple[str, str, str | None], tuple[str, ...]] = {}
+        configs: dict[str, Object] = {}
         for obj in objs:
             identity = (obj.kind.name, obj.object_id, obj.owner)
-            documents = self._rendered.get(identity)
-            if documents is None:
-                documents = render_discovery((obj,), settings)
-            rendered[identity] = documents
-            configs.update(documents)
-        self._rendered = rendered  # objects that are gone are forgotten
+            topics = self._topics.get(identity)
+            if topics is None:
+                topics = config_topics(obj, settings)
+            by_object[identity] = topics
+            for topic in topics:
+                configs[topic] = obj
+        self._topics = by_object  # objects that are gone are forgotten
         return configs
 
-    def _track(self, configs: dict[str, Discovery], view: View) -> None:
+    def _track(self, configs: dict[str, Object], view: View) -> None:
         """Update which entities exist: the View's, plus vanished ones whose collector has not yet run
         successfully without them."""
-        for topic, known in list(self._known.items()):
-            if topic not in configs and _gone(known.owner, view):
+        for topic in [topic for topic in self._known if topic not in configs]:
+            if _gone(self._known[topic].owner, view):
                 del self._known[topic]
                 self._removals.add(topic)
         self._known.update(configs)
         self._removals -= configs.keys()
 
     def _send_configs(self, publisher: Publisher, everything: bool, view: View) -> bool:
-        changed = [(topic, config.payload) for topic, config in self._known.items()
-                   if everything or self._sent_configs.get(topic) != config.payload]
+        due = [topic for topic in self._known if everything or topic not in self._sent_configs]
         removals = set(self._removals)
         # Configs retained from an earlier run for objects gone since (a disk replaced while the host was
         # down): orphans once every collector has reported in full at least once and none had them.
+        orphans = publisher.retained_orphans(self._known)
         if all(status.last_success is not None for status in view.snapshot.collectors.values()):
             topics = topics_of(self._settings)
-            removals |= {t for t in publisher.retained_configs() - self._known.keys() if topics.owns_discovery(t)}
+            removals |= {t for t in orphans if topics.owns_discovery(t)}
         emptied = [(topic, b"") for topic in sorted(removals)]
-        if not publisher.publish_retained([*changed, *emptied], self._loop.stopping):
+        if not publisher.publish_retained(self._documents(due), self._loop.stopping):
             return False
-        self._sent_configs.update(changed)
+        self._sent_configs.update(due)
+        if not publisher.publish_retained(emptied, self._loop.stopping):
+            return False
         for topic, _ in emptied:
-            self._sent_configs.pop(topic, None)
+            self._sent_configs.discard(topic)
             self._removals.discard(topic)
             publisher.forget_config(topic)
         return True
+
+    def _documents(self, due: list[str]) -> Iterator[tuple[str, bytes]]:
+        """The configs of `due`, rendered object by object as the publisher takes them: a flush of a 2000-entity
+        host never holds more than one object's documents at a time."""
+        rendered: dict[str, bytes] = {}
+        for topic in due:
+            if topic not in rendered:
+                rendered = {t: d.payload for t, d in render_discovery((self._known[topic],), self._settings).items()}
+            yield topic, rendered[topic]
 
 
 def _gone(owner: str | None, view: View) -> bool:
