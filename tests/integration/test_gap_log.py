@@ -33,7 +33,8 @@ def test_each_change_is_one_line_with_its_evidence() -> None:
     assert transitions({}, (starting,)) == []
     vm = Gap("P5", "Unused PCIe slot", "capacity", False, "info", (), True, "no physical PCIe slot on this host",
              applicable=False)
-    assert transitions({}, (vm,)) == ["gap P5 does not apply here: Unused PCIe slot: no physical PCIe slot on this host"]
+    assert transitions({}, (vm,)) == [
+        "gap P5 does not apply here: Unused PCIe slot: no physical PCIe slot on this host"]
     assert transitions({"P5": ("not applicable", "")}, (vm,)) == []
 
 
