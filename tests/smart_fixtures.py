@@ -76,8 +76,10 @@ ATA_HDD_HEALTHY: dict[str, Any] = {
     "temperature": {"current": 31},
 }
 
-# A Seagate desktop HDD that says PASSED while it loses sectors; 1/7/188 carry Seagate-packed raw words
-# (188 = 0x000C000C000C: three 16-bit counters, the exos-x16 trap) that must never read as counts.
+# A Seagate desktop HDD that says PASSED while it starts losing sectors: 8 pending and 8 offline-uncorrectable
+# (one unreadable 4 KiB physical sector of a 512e drive), below the size at which physgap fails a drive at
+# first sight, so a warning until they grow. 1/7/188 carry Seagate-packed raw words (188 = 0x000C000C000C:
+# three 16-bit counters, the exos-x16 trap) that must never read as counts.
 ATA_PENDING_PASSED: dict[str, Any] = {
     **_header(ARGV_ATA, 0),
     "device": _device("/dev/sdb", "sat", "ATA", "/dev/sdb [SAT]"),
@@ -99,8 +101,8 @@ ATA_PENDING_PASSED: dict[str, Any] = {
             _attr(187, "Reported_Uncorrect", 97, 97, 0, 3),
             _attr(188, "Command_Timeout", 100, 97, 0, 51540393996),
             _attr(194, "Temperature_Celsius", 36, 45, 0, 98784247844, "36 (0 16 0 0 0)"),
-            _attr(197, "Current_Pending_Sector", 100, 100, 0, 40),
-            _attr(198, "Offline_Uncorrectable", 100, 100, 0, 40),
+            _attr(197, "Current_Pending_Sector", 100, 100, 0, 8),
+            _attr(198, "Offline_Uncorrectable", 100, 100, 0, 8),
             _attr(199, "UDMA_CRC_Error_Count", 200, 200, 0, 0),
         ],
     },
@@ -204,6 +206,100 @@ SAS_GROWN_DEFECTS: dict[str, Any] = {
     },
 }
 
+# SATA SSDs and their wear, in the conventions of ../shared/corpus/smart-wear (collectors.smart.wear).
+ARGV_SSD = ["-a", "-l", "ssd", "-d", "sat", "/dev/sdg"]
+
+
+def _ata_ssd(family: str, model: str, serial: str, wwn_id: int, table: list[dict[str, Any]],
+             **extra: Any) -> dict[str, Any]:  # fmt: skip
+    return {
+        **_header(ARGV_SSD, 0),
+        "device": _device("/dev/sdg", "sat", "ATA", "/dev/sdg [SAT]"),
+        "model_family": family,
+        "model_name": model,
+        "serial_number": serial,
+        "wwn": {"naa": 5, "oui": 0x5CD2E4, "id": wwn_id},
+        "firmware_version": "D2010370",
+        "user_capacity": {"blocks": 468862128, "bytes": 240057409536},
+        "rotation_rate": 0,
+        "in_smartctl_database": True,
+        "smart_support": {"available": True, "enabled": True},
+        "smart_status": {"passed": True},
+        "ata_smart_attributes": {"revision": 1, "table": table},
+        "power_on_time": {"hours": 61021},
+        "temperature": {"current": 27},
+        **extra,
+    }
+
+
+# Intel DC S3500 class: wear only in 233 Media_Wearout_Indicator's NORMALIZED value (14 left = 86 % used,
+# a warning); its raw is 0. 232 is spare, 241 host writes in 32 MiB units.
+ATA_SSD_INTEL_WORN = _ata_ssd(
+    "Intel 730 and DC S35x0/3610/3700 Series SSDs", "INTEL SSDSC2BB240G4", "BTWL3405012A240NGN", 0x0A1B2C3D,
+    [_attr(5, "Reallocated_Sector_Ct", 100, 100, 0, 0),
+     _attr(184, "End-to-End_Error", 100, 100, 90, 0, prefailure=True),
+     _attr(187, "Reported_Uncorrect", 100, 100, 0, 0),
+     _attr(232, "Available_Reservd_Space", 100, 100, 10, 0, prefailure=True),
+     _attr(233, "Media_Wearout_Indicator", 14, 14, 0, 0),
+     _attr(241, "Host_Writes_32MiB", 100, 100, 0, 16911221)],
+)  # fmt: skip
+
+# Samsung 860 EVO class with `-l ssd`: device statistics page 7 says 19 % used and 177 Wear_Leveling_Count's
+# normalized 81 agrees; its raw 278 is average P/E cycles, not a percentage.
+ATA_SSD_SAMSUNG_DEVSTAT = _ata_ssd(
+    "Samsung based SSDs", "Samsung SSD 860 EVO 500GB", "S3Z2NB0K123456X", 0x0A1B2C3E,
+    [_attr(5, "Reallocated_Sector_Ct", 100, 100, 10, 0, prefailure=True),
+     _attr(177, "Wear_Leveling_Count", 81, 81, 0, 278, prefailure=True),
+     _attr(187, "Reported_Uncorrect", 100, 100, 0, 0),
+     _attr(241, "Total_LBAs_Written", 99, 99, 0, 51318463210)],
+    ata_device_statistics={"pages": [
+        {"number": 1, "name": "General Statistics", "revision": 1, "table": [
+            {"offset": 8, "name": "Lifetime Power-On Resets", "size": 4, "value": 88,
+             "flags": {"value": 192, "string": "V--- ", "valid": True, "normalized": False}}]},
+        {"number": 7, "name": "Solid State Device Statistics", "revision": 1, "table": [
+            {"offset": 8, "name": "Percentage Used Endurance Indicator", "size": 1, "value": 19,
+             "flags": {"value": 224, "string": "VN-- ", "valid": True, "normalized": True,
+                       "supports_dsn": False, "monitored_condition_met": False}}]},
+    ]},
+)  # fmt: skip
+
+# SandForce (OCZ Vertex 2 class): 231 SSD_Life_Left is the wear (97 left); 233 here is SandForce_Internal and
+# 177 Wear_Range_Delta, both normalized 0 with threshold 0, which an ID-only rule reads as "worn out".
+ATA_SSD_SANDFORCE = _ata_ssd(
+    "SandForce Driven SSDs", "OCZ-VERTEX2", "OCZ-8D6E1A2B3C4D5E6F", 0x0A1B2C3F,
+    [_attr(5, "Retired_Block_Count", 100, 100, 3, 0, prefailure=True),
+     _attr(177, "Wear_Range_Delta", 0, 0, 0, 1),
+     _attr(187, "Reported_Uncorrect", 100, 100, 0, 0),
+     _attr(231, "SSD_Life_Left", 97, 97, 10, 0, prefailure=True),
+     _attr(233, "SandForce_Internal", 0, 0, 0, 1280),
+     _attr(241, "Lifetime_Writes_GiB", 0, 0, 0, 576)],
+)  # fmt: skip
+
+# A SAS SSD (HGST Ultrastar SS200 class, smartctl 7.3 SCSI keys) at 82 % of its rated endurance.
+SAS_SSD_WORN: dict[str, Any] = {
+    **_header(["-a", "-l", "ssd", "-d", "scsi", "/dev/sdh"], 0),
+    "device": _device("/dev/sdh", "scsi", "SCSI"),
+    "scsi_vendor": "HGST",
+    "scsi_product": "HUSMR3280ASS200",
+    "scsi_model_name": "HGST HUSMR3280ASS200",
+    "scsi_revision": "J172",
+    "user_capacity": {"blocks": 1562824368, "bytes": 800166076416},
+    "logical_unit_id": "0x5000cca0a1b2c3d4",
+    "serial_number": "0LX1ABCD",
+    "rotation_rate": 0,
+    "smart_support": {"available": True, "enabled": True},
+    "smart_status": {"passed": True},
+    "scsi_percentage_used_endurance_indicator": 82,
+    "temperature": {"current": 33, "drive_trip": 70},
+    "power_on_time": {"hours": 38211, "minutes": 12},
+    "scsi_grown_defect_list": 0,
+    "scsi_error_counter_log": {
+        "read": {"total_errors_corrected": 0, "total_uncorrected_errors": 0, "gigabytes_processed": "48.639"},
+        "write": {"total_errors_corrected": 0, "total_uncorrected_errors": 0, "gigabytes_processed": "2473.166"},
+        "verify": {"total_errors_corrected": 0, "total_uncorrected_errors": 0, "gigabytes_processed": "7.988"},
+    },
+}
+
 # A Proxmox guest's IDE/SATA disk: QEMU answers SMART with a canned PASSED that says nothing real.
 VM_QEMU_DISK: dict[str, Any] = {
     **_header(["--info", "--health", "--attributes", "-d", "sat", "/dev/sda"], 0),
@@ -267,6 +363,10 @@ ALL: dict[str, dict[str, Any]] = {
     "nvme_critical": NVME_CRITICAL,
     "nvme_worn_85": NVME_WORN_85,
     "sas_grown_defects": SAS_GROWN_DEFECTS,
+    "ata_ssd_intel_worn": ATA_SSD_INTEL_WORN,
+    "ata_ssd_samsung_devstat": ATA_SSD_SAMSUNG_DEVSTAT,
+    "ata_ssd_sandforce": ATA_SSD_SANDFORCE,
+    "sas_ssd_worn": SAS_SSD_WORN,
     "vm_qemu_disk": VM_QEMU_DISK,
     "vm_virtio_disk": VM_VIRTIO_DISK,
     "raid_volume": RAID_VOLUME,

@@ -118,9 +118,9 @@ class DriveReading:
     power_on_seconds: float | None = None
     reallocated_sectors: int | None = None  # ATA 5 / SAS grown defects
     pending_sectors: int | None = None  # ATA 197
-    uncorrectable_sectors: int | None = None  # ATA 198 offline uncorrectable (+187 reported uncorrect when larger)
+    uncorrectable_sectors: int | None = None  # ATA 198 (or 187 when larger); SAS uncorrected r/w/v errors
     media_errors: int | None = None  # NVMe media and data integrity errors
-    wear_ratio: float | None = None  # NVMe percentage used / 100 (can exceed 1)
+    wear_ratio: float | None = None  # rated endurance used / 100, any protocol (can exceed 1)
     available_spare_ratio: float | None = None
     available_spare_threshold_ratio: float | None = None
     crc_errors: int | None = None  # ATA 199: cable/backplane, not media

@@ -7,7 +7,8 @@ Why it is built the way it is (see ../shared/notes/smart.md for the research beh
   device-type autodetection may itself spin a disk up (man smartctl, `-n`). A sleeping disk keeps its last
   reading, marked "standby", with the age of its data and a count of the checks it skipped.
 * SSDs that are known not to rotate are read without `-n`: cheap SSDs claim "standby" forever and would
-  otherwise never be read (smartctl_exporter#91). NVMe has no `-n` at all.
+  otherwise never be read (smartctl_exporter#91). NVMe has no `-n` at all. Known SSDs are also asked for
+  `-l ssd`, the standard wear figure (collectors.smart.wear).
 * One hung smartctl (a dying USB disk, a wedged HBA) costs only its own drive: each query has a deadline
   of its own, inside the run's, and the run returns what finished before the scheduler's hard timeout.
 * Every listed or scanned drive is reported, whatever happened to its query: a drive that never answered
@@ -338,7 +339,13 @@ class SmartCollector:
     def _plan(self, target: _Target, ctx: RunContext) -> _Query:
         memory = self._memory_of(target)
         argv = [self._smartctl, "--json", "-a", "-d", target.dev_type]
-        nocheck = not target.nvme and self._rotational(target, memory) is not False
+        ssd = not target.nvme and self._rotational(target, memory) is False
+        if ssd:
+            # The standard wear figure (device statistics "Percentage Used Endurance Indicator"; on SAS the
+            # Solid State Media page) is not part of -a before smartctl 7.5. Asked of known SSDs only: an
+            # HDD has no such page.
+            argv += ["-l", "ssd"]
+        nocheck = not target.nvme and not ssd
         if nocheck and self._force_after and memory.skipped >= self._force_after:
             nocheck = False
             ctx.log.info("smart: %s slept through %d checks in a row; waking it on purpose (force_after)",
@@ -778,7 +785,7 @@ def _measured(facts: SmartFacts, now: DriveCounters) -> dict[str, Any]:
         "pending_sectors": now.pending,
         "uncorrectable_sectors": max(uncorrectable) if uncorrectable else None,
         "media_errors": now.media_errors,
-        "wear_ratio": percent_to_ratio(nvme.percentage_used) if nvme is not None else None,
+        "wear_ratio": percent_to_ratio(facts.wear.percent_used) if facts.wear is not None else None,
         "available_spare_ratio": percent_to_ratio(nvme.available_spare) if nvme is not None else None,
         "available_spare_threshold_ratio": (percent_to_ratio(nvme.available_spare_threshold)
                                             if nvme is not None else None),

@@ -40,6 +40,7 @@ from collectors.smart.ranges import (
     TEMPERATURE_CELSIUS,
     plausible,
 )
+from collectors.smart.wear import NVME_PERCENTAGE_USED, Wear, ata_wear, scsi_wear
 
 PROTOCOLS = ("ATA", "NVMe", "SCSI")
 # `-n standby,STATUS`: the exit status smartctl returns when it skipped a sleeping disk. Its default, 2, is
@@ -154,11 +155,14 @@ class SmartFacts:
     attributes: Mapping[int, AtaAttribute] = field(hash=False)
     nvme: NvmeHealth | None
     scsi_grown_defects: int | None
-    scsi_uncorrected_errors: int | None
+    scsi_uncorrected_errors: int | None  # total uncorrected read + write + verify errors (error counter log)
     has_data: bool
     power_mode: str = ""  # "STANDBY", "IDLE_A", ... when smartctl reported one (message or 7.5 power_mode)
     smartctl_version: str = ""  # "7.3", "" when the header is missing
     implausible: tuple[str, ...] = ()  # values dropped as outside their plausible range, for a debug log
+    wear: Wear | None = None  # rated endurance used, from whichever field this drive has (collectors.smart.wear)
+    # The error counter log per direction, e.g. (("read", 1), ("write", 535)): which one grew, for the evidence.
+    scsi_uncorrected_by_direction: tuple[tuple[str, int], ...] = ()
 
     @property
     def state(self) -> str:
@@ -299,7 +303,9 @@ def parse_smartctl_json(text: str | bytes) -> SmartFacts:
     smart_status = _obj(document, "smart_status")
     smart_passed = _bool(smart_status.get("passed")) if smart_status is not None else None
     grown = plausible("SCSI grown defect list", _int(document.get("scsi_grown_defect_list")), COUNT, dropped)
-    uncorrected = _scsi_uncorrected(document, dropped)
+    by_direction = _scsi_uncorrected(document, dropped)
+    uncorrected = (plausible("SCSI uncorrected errors", sum(count for _, count in by_direction), COUNT, dropped)
+                   if by_direction else None)
     has_data = bool(smart_passed is not None or attributes or nvme is not None or grown is not None
                     or uncorrected is not None)  # fmt: skip
 
@@ -329,6 +335,16 @@ def parse_smartctl_json(text: str | bytes) -> SmartFacts:
         )  # fmt: skip
     open_failed = bool(exit_status & 0b11) and not standby and not has_data and not unsupported
 
+    rotational = False if protocol == "NVMe" else _rotational(document.get("rotation_rate"))
+    if nvme is not None and nvme.percentage_used is not None:
+        wear: Wear | None = Wear(nvme.percentage_used, NVME_PERCENTAGE_USED)
+    elif protocol == "SCSI":
+        wear = scsi_wear(document, dropped)
+    elif protocol == "ATA" or attributes:
+        wear = ata_wear(document, attributes, rotational, dropped)
+    else:
+        wear = None
+
     return SmartFacts(
         exit_status=exit_status,
         messages=messages,
@@ -344,7 +360,7 @@ def parse_smartctl_json(text: str | bytes) -> SmartFacts:
         wwn=_wwn(document),
         nvme_eui64=_eui64(document),
         capacity_bytes=_capacity(document, dropped),
-        rotational=False if protocol == "NVMe" else _rotational(document.get("rotation_rate")),
+        rotational=rotational,
         smart_passed=smart_passed,
         temperature_celsius=_temperature(document, nvme, dropped),
         power_on_seconds=_power_on_seconds(document, dropped),
@@ -356,6 +372,8 @@ def parse_smartctl_json(text: str | bytes) -> SmartFacts:
         power_mode=power_mode,
         smartctl_version=version,
         implausible=tuple(dropped),
+        wear=wear,
+        scsi_uncorrected_by_direction=by_direction,
     )
 
 
@@ -480,18 +498,18 @@ def _nvme(document: dict[str, Any], dropped: list[str]) -> NvmeHealth | None:
     )
 
 
-def _scsi_uncorrected(document: dict[str, Any], dropped: list[str]) -> int | None:
+def _scsi_uncorrected(document: dict[str, Any], dropped: list[str]) -> tuple[tuple[str, int], ...]:
+    """Total uncorrected errors per direction of the error counter log; () when the log is absent."""
     log = _obj(document, "scsi_error_counter_log")
     if log is None:
-        return None
-    counts = [
-        count
+        return ()
+    return tuple(
+        (direction, count)
         for direction in ("read", "write", "verify")
         if (section := _obj(log, direction)) is not None
         and (count := plausible(f"SCSI {direction} uncorrected errors",
                                     _int(section.get("total_uncorrected_errors")), COUNT, dropped)) is not None
-    ]
-    return plausible("SCSI uncorrected errors", sum(counts), COUNT, dropped) if counts else None
+    )
 
 
 def _wwn(document: dict[str, Any]) -> str:

@@ -57,8 +57,18 @@ CAPACITY_BYTES = Range(1, 2**53)
 # billions of sectors before it is dead (spare areas hold thousands; the corpus' worst is 5592 pending).
 COUNT = Range(0, 0xFFFF_FFFE)
 
-# NVMe Percentage Used, in percent: a one-byte field that may exceed 100 and is capped at 255 by the spec.
+# Percentage of rated endurance used: NVMe Percentage Used, the ATA device-statistics and SCSI "percentage
+# used endurance indicator" alike: a one-byte field that may exceed 100 and is capped at 255 by the specs.
 PERCENTAGE_USED = Range(0, 255)
+
+# Percent of rated life used as Micron/Crucial attribute 202 counts it in its raw value: it goes on past 100
+# where the one-byte fields stop (corpus: a worn-out Crucial m4 at 355). High bound 1000 %: ten times the
+# vendor's rated endurance, which no NAND flash survives; beyond that it is a packed or garbage word.
+RAW_PERCENTAGE_USED = Range(0, 1000)
+
+# Life remaining in percent, as SATA vendor wear attributes give it (normalized 100 new -> 0, or the raw
+# value of Silicon Motion's 169): above 100 is another scale (some normalized values start at 200 or 253).
+LIFE_PERCENT = Range(0, 100)
 
 # NVMe Available Spare and its threshold, in percent: "normalized percentage (0% to 100%)" by the spec.
 SPARE_PERCENT = Range(0, 100)
@@ -73,7 +83,7 @@ READING_RANGES: Mapping[str, Range] = MappingProxyType({
     "uncorrectable_sectors": COUNT,
     "media_errors": COUNT,
     "crc_errors": COUNT,
-    "wear_ratio": Range(PERCENTAGE_USED.low / 100, PERCENTAGE_USED.high / 100),
+    "wear_ratio": Range(RAW_PERCENTAGE_USED.low / 100, RAW_PERCENTAGE_USED.high / 100),
     "available_spare_ratio": Range(SPARE_PERCENT.low / 100, SPARE_PERCENT.high / 100),
     "available_spare_threshold_ratio": Range(SPARE_PERCENT.low / 100, SPARE_PERCENT.high / 100),
 })
@@ -96,5 +106,5 @@ def _show(value: float) -> str:
     return text if len(text) <= 24 else text[:20] + "..."
 
 
-__all__ = ["CAPACITY_BYTES", "COUNT", "PERCENTAGE_USED", "POWER_ON_SECONDS", "READING_RANGES", "SPARE_PERCENT",
-           "TEMPERATURE_CELSIUS", "Range", "plausible"]
+__all__ = ["CAPACITY_BYTES", "COUNT", "LIFE_PERCENT", "PERCENTAGE_USED", "POWER_ON_SECONDS", "RAW_PERCENTAGE_USED",
+           "READING_RANGES", "SPARE_PERCENT", "TEMPERATURE_CELSIUS", "Range", "plausible"]

@@ -3,25 +3,34 @@
 The drive's self-assessment (`smart_status.passed`) is only one input: drives routinely say PASSED with
 thousands of pending sectors (corpus: ST3000DM001 5592 pending + PASSED), so the counters that predict
 failure (Backblaze via scrutiny, smartd -C/-U, ../shared/notes/smart.md §1.7) are judged on their own,
-and against a per-drive baseline so that growth is visible.
+by their size at first sight and by their growth against a per-drive baseline.
 
-Rules (each adds evidence; the verdict is the worst level found):
+Rules (each adds evidence; the verdict is the worst level found; README "Drive verdict rules" gives each
+rule's reason and source):
 - failing (2): overall-health FAILED or exit bit 3; a pre-failure attribute failing now (or exit bit 4);
-  any NVMe critical-warning bit; NVMe available spare below its threshold; NVMe percentage used >= 100;
-  temperature at or above the class's failing limit; GROWTH of pending, offline-uncorrectable,
-  reported-uncorrectable, end-to-end or NVMe media errors since the baseline (new unreadable data is active
-  decay: smartd -C/-U report every increase, Backblaze AFR for 197/198 jumps from 2.6 % to 34-81 %).
+  any NVMe critical-warning bit; NVMe available spare below its threshold; wear >= 100 % of rated
+  endurance (any protocol); temperature at or above the class's failing limit;
+  pending (197), offline-uncorrectable (198) or reported-uncorrectable (187) counts of
+  `Limits.unreadable_failing` (16) or more, at first sight, without a baseline;
+  GROWTH of pending, offline-uncorrectable, reported-uncorrectable, SAS uncorrected read/write/verify
+  errors, end-to-end or NVMe media errors since the baseline (new unreadable data is active decay:
+  smartd -C/-U report every increase, Backblaze AFR for 197/198 jumps from 2.6 % to 34-81 %).
 - warning (1): any of reallocated / pending / offline-uncorrectable / reported-uncorrect / end-to-end /
   NVMe media errors / SCSI grown defects / SCSI uncorrected errors > 0; growth of reallocated sectors or
   grown defects (a remap is a success: data is safe, the drive is degrading); an old-age attribute failing
   now (e.g. 190 Airflow_Temperature_Cel FAIL=NOW on a PASSED drive) or any attribute failed in the past;
-  self-test log errors (exit bit 7); NVMe spare below its baseline; NVMe percentage used >= 80;
-  temperature at or above the warning limit; GROWTH of UDMA CRC errors (199).
+  self-test log errors (exit bit 7); NVMe spare below its baseline; wear >= 75 % of rated endurance (NVMe,
+  SATA and SAS alike, collectors.smart.wear); temperature at or above the warning limit; GROWTH of UDMA
+  CRC errors (199).
 - notes (no level): CRC errors that did not grow (the count never resets, a cable fixed years ago leaves
   it forever, corpus: "warn only on CRC increase"), error-log entries (exit bit 6), a failed command (exit
   bit 2, data still used), raw values that are not plausible counts.
-Large absolute counts alone do not escalate to failing: the corpus expects WARN for 304 and 387 reallocated
-sectors and 1421 NVMe media errors on PASSED drives, and the drive's own FAILED covers the rest.
+Size alone fails a drive only for unreadable data (197/198/187): reallocated sectors and SAS grown defects
+are remaps that succeeded (the corpus expects WARN for 304 and 387 reallocated sectors and for 260 and 56
+grown defects on PASSED drives; the drive's own threshold on attribute 5 fails it when its spare runs out,
+corpus: FAILING_NOW at 1265, 1975, 4035 and 16336), NVMe media errors and SAS uncorrected errors count
+error events rather than sectors (corpus: 1421 NVMe media errors on a PASSED 980 PRO, WARN), and no
+published failure statistics exist for them.
 
 Vendor-packed raw values (Seagate 1/7/188: three 16-bit counters in one 48-bit word, 194 with min/max) are
 never read as counts: only attributes 5, 184, 187, 197, 198, 199 are counted, from the leading number
@@ -66,8 +75,24 @@ class Limits:
     Temperatures in °C, "at or above" semantics. HDD: 3.5" drives are specified to 60-65 °C and fail more
     often well below that, so warn at 55 and fail at 65 (out of every common spec). SATA SSD: controllers are
     specified to 70 °C. NVMe: the drive's own WCTEMP/CCTEMP when the JSON carries them (smartctl >= 7.4),
-    else 75/85 (below most drives' WCTEMP, where throttling starts). Wear: smart.md suggests warning at 80-90
-    and failing at 100 % of rated endurance.
+    else 75/85 (below most drives' WCTEMP, where throttling starts).
+
+    Wear, in percent of rated endurance used, one scale for NVMe, SATA and SAS: fail at 100 (the vendor's
+    rating is reached); warn at 75, where the last quarter is left, a third of the time the drive has served
+    so far at its own pace: about two years for the corpus' Intel S3500 (78 % after 7.9 years; SOURCES:
+    "Expect a wear WARN") and the P4500 at 75 % ("should WARN at a configurable percentage_used (e.g.
+    >=70-80)"), time to budget and swap a drive in a planned window rather than after the fact.
+
+    Unreadable data at first sight: pending (197), offline-uncorrectable (198) and reported-uncorrectable
+    (187) counts at or above `unreadable_failing` fail the drive without waiting for growth. Any count
+    warns: Backblaze's annual failure rates (the buckets scrutiny uses) jump from 2.6 % at 0 to 34 % at 1-2
+    pending, 68 % at 2-6, 81 % at 1-2 offline-uncorrectable, 34 % at one reported uncorrect, and smartd
+    -C/-U log every non-zero count. A small count can still be one weak spot that a rewrite or a long self
+    test clears (on a 512e drive, the norm above 2 TB, one unreadable 4 KiB physical sector is 8 pending
+    logical sectors, and host retries add several 187 counts per bad read; smartd offers -C 197+ for "only
+    on increase" for that reason), so up to two physical sectors' worth stays a warning and fails only when
+    it grows; 16 and more is damage beyond one spot. Every PASSED drive in the corpus with unreadable
+    sectors is far above it (5592, 5488 and 661 pending; 618, 97 and 1654 reported uncorrect).
     """
 
     hdd_warning: float = 55
@@ -76,8 +101,9 @@ class Limits:
     ssd_failing: float = 80
     nvme_warning: float = 75
     nvme_failing: float = 85
-    wear_warning: int = 80
+    wear_warning: int = 75
     wear_failing: int = 100
+    unreadable_failing: int = 16
 
 
 DEFAULT_LIMITS = Limits()
@@ -171,15 +197,15 @@ class _Findings:
         return Verdict(max((level for level, _ in ordered), default=OK), tuple(text for _, text in ordered))
 
 
-# (field, evidence noun, level when > 0, level when it grew)
-_COUNTER_RULES: tuple[tuple[str, str, int, int], ...] = (
-    ("reallocated", "reallocated sectors", WARNING, WARNING),
-    ("pending", "pending sectors", WARNING, FAILING),
-    ("offline_uncorrectable", "offline uncorrectable sectors", WARNING, FAILING),
-    ("reported_uncorrect", "reported uncorrectable errors", WARNING, FAILING),
-    ("end_to_end", "end-to-end errors", WARNING, FAILING),
-    ("media_errors", "NVMe media and data integrity errors", WARNING, FAILING),
-    ("grown_defects", "grown defects", WARNING, WARNING),
+# (field, evidence noun, level when > 0, level when it grew, fails at first sight from Limits.unreadable_failing)
+_COUNTER_RULES: tuple[tuple[str, str, int, int, bool], ...] = (
+    ("reallocated", "reallocated sectors", WARNING, WARNING, False),
+    ("pending", "pending sectors", WARNING, FAILING, True),
+    ("offline_uncorrectable", "offline uncorrectable sectors", WARNING, FAILING, True),
+    ("reported_uncorrect", "reported uncorrectable errors", WARNING, FAILING, True),  # ATA 187 only, see below
+    ("end_to_end", "end-to-end errors", WARNING, FAILING, False),
+    ("media_errors", "NVMe media and data integrity errors", WARNING, FAILING, False),
+    ("grown_defects", "grown defects", WARNING, WARNING, False),
 )
 
 
@@ -198,9 +224,10 @@ def judge(facts: SmartFacts, baseline: DriveCounters | None, *, limits: Limits =
 
     _judge_attributes(facts, found)
     current = counters(facts)
-    _judge_counters(facts, current, baseline, found)
+    _judge_counters(facts, current, baseline, limits, found)
     if nvme is not None:
-        _judge_nvme(nvme, baseline, limits, found)
+        _judge_nvme(nvme, baseline, found)
+    _judge_wear(facts, limits, found)
     _judge_temperature(facts, limits, found)
     _judge_crc(current, baseline, found)
     _exit_notes(facts, found)
@@ -234,23 +261,34 @@ def _judge_attributes(facts: SmartFacts, found: _Findings) -> None:
 
 
 def _judge_counters(
-    facts: SmartFacts, current: DriveCounters, baseline: DriveCounters | None, found: _Findings,
+    facts: SmartFacts, current: DriveCounters, baseline: DriveCounters | None, limits: Limits, found: _Findings,
 ) -> None:  # fmt: skip
-    for name, rule_noun, level, growth_level in _COUNTER_RULES:
+    for name, rule_noun, level, growth_level, unreadable in _COUNTER_RULES:
         value = getattr(current, name)
         if value is None:
             continue
-        noun = rule_noun
+        noun, by_size = rule_noun, unreadable
         if name == "reported_uncorrect" and ATA_REPORTED_UNCORRECT not in facts.attributes:
-            noun = "uncorrected read/write/verify errors"  # the SCSI error counter log's sum
+            # The SCSI error counter log's sum: error events, not sectors, and no failure statistics to set a
+            # size limit by, so only its growth fails the drive.
+            noun = "uncorrected read/write/verify errors" + _directions(facts.scsi_uncorrected_by_direction)
+            by_size = False
         before = getattr(baseline, name) if baseline is not None else None
         if before is not None and value > before:
             found.add(growth_level, f"{value} {noun} (was {before})")
+        elif by_size and value >= limits.unreadable_failing:
+            found.add(FAILING, f"{value} {noun} (failing from {limits.unreadable_failing})")
         elif value > 0:
             found.add(level, f"{value} {noun}")
 
 
-def _judge_nvme(nvme: NvmeHealth, baseline: DriveCounters | None, limits: Limits, found: _Findings) -> None:
+def _directions(counts: tuple[tuple[str, int], ...]) -> str:
+    """" (read 1, write 535)": which directions of the error counter log hold the errors."""
+    shown = [f"{direction} {count}" for direction, count in counts if count]
+    return f" ({', '.join(shown)})" if shown else ""
+
+
+def _judge_nvme(nvme: NvmeHealth, baseline: DriveCounters | None, found: _Findings) -> None:
     named = 0
     for bit, meaning in NVME_CRITICAL_WARNING_BITS:
         if nvme.critical_warning & bit:
@@ -266,12 +304,17 @@ def _judge_nvme(nvme: NvmeHealth, baseline: DriveCounters | None, limits: Limits
             and spare < baseline.available_spare:  # fmt: skip
         found.add(WARNING, f"NVMe available spare {spare}% (was {baseline.available_spare}%)")
 
-    used = nvme.percentage_used
-    if used is not None:
-        if used >= limits.wear_failing:
-            found.add(FAILING, f"NVMe wear {used}% of rated endurance used (limit {limits.wear_failing}%)")
-        elif used >= limits.wear_warning:
-            found.add(WARNING, f"NVMe wear {used}% of rated endurance used (warning at {limits.wear_warning}%)")
+
+def _judge_wear(facts: SmartFacts, limits: Limits, found: _Findings) -> None:
+    wear = facts.wear
+    if wear is None:
+        return
+    used = wear.percent_used
+    if used >= limits.wear_failing:
+        found.add(FAILING, f"wear {used}% of rated endurance used, from {wear.source} (limit {limits.wear_failing}%)")
+    elif used >= limits.wear_warning:
+        found.add(WARNING, f"wear {used}% of rated endurance used, from {wear.source} "
+                           f"(warning at {limits.wear_warning}%)")
 
 
 def _judge_temperature(facts: SmartFacts, limits: Limits, found: _Findings) -> None:

@@ -65,9 +65,6 @@ EXPECTED: dict[str, Expect] = {
     "ata-ssd-samsung-840-udma-crc-108.json": Expect(
         "ok", "daemon should warn only on CRC increase.", evidence=("199 UDMA CRC errors: 108",),
     ),
-    # P4500 at 75 % used: ok at the default 80 % warning point; test_p4500_wear_warning_is_configurable
-    # covers "should WARN at a configurable percentage_used (e.g. >=70-80)".
-    "nvme-intel-p4500-2tb-75pct-used.json": Expect("ok", "should WARN at a configurable percentage_used"),
     # --- degrading while PASSED: warning --------------------------------------------------------------------
     "ata-hdd-seagate-st3500418as-reallocated-304.json": Expect(
         "warning", "Monitor should WARN (reallocations present) despite PASSED.",
@@ -85,6 +82,12 @@ EXPECTED: dict[str, Expect] = {
     ),
     "scsi-sas-hdd-seagate-st4000nm0043-grown-defects-56.json": Expect(
         "warning", "scsi_grown_defect_list=56. WARN.", evidence=("56 grown defects",),
+    ),
+    # P4500 at 75 % used: a warning at the default 75 % point (Limits: the last quarter of rated endurance);
+    # test_p4500_wear_warning_is_configurable covers "configurable".
+    "nvme-intel-p4500-2tb-75pct-used.json": Expect(
+        "warning", "should WARN at a configurable percentage_used (e.g. >=70-80)",
+        evidence=("wear 75% of rated endurance used, from NVMe percentage used",),
     ),
     # The row speaks about 188 and 199 only ("WARN on increase not absolute"): those stay notes (188 is never
     # judged, 199 is a cable note). The capture also has 184 End-to-End_Error raw 1 (normalised 99), which the
@@ -121,9 +124,9 @@ def _params() -> list[object]:
     return [pytest.param(path, id=path.name) for path in FILES]
 
 
-def sources_rows() -> dict[str, str]:
+def sources_rows(folder: Path = CORPUS) -> dict[str, str]:
     """SOURCES.md's markdown table: file name -> its "notable" cell (the last column)."""
-    lines = (CORPUS / "SOURCES.md").read_text(encoding="utf-8").splitlines()
+    lines = (folder / "SOURCES.md").read_text(encoding="utf-8").splitlines()
     table = [line for line in lines if line.startswith("| `")]
     rows: dict[str, str] = {}
     for line in table:
@@ -203,9 +206,9 @@ def test_capture_matches_what_sources_says(path: Path | None, summary: dict[str,
 def test_p4500_wear_warning_is_configurable() -> None:
     path = corpus_dir("smart") / "nvme-intel-p4500-2tb-75pct-used.json"
     facts = parse_smartctl_json(path.read_bytes())
-    assert judge(facts, None).health == 0
-    warned = judge(facts, None, limits=Limits(wear_warning=70))
+    warned = judge(facts, None)
     assert warned.health == 1 and any("75%" in line for line in warned.evidence)
+    assert judge(facts, None, limits=Limits(wear_warning=80)).health == 0
 
 
 def test_megaraid_scan_keeps_disks_apart_by_type() -> None:

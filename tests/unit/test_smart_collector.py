@@ -150,6 +150,9 @@ def test_discovery_passes_types_and_nocheck_by_rotation(rig: Rig) -> None:
     assert option(queries["/dev/sdc"], "-n") == NOCHECK
     assert "-n" not in queries["/dev/sdb"]
     assert "-n" not in queries["/dev/nvme0"]
+    # The standard wear figure (device statistics page 7) is asked of known SSDs only.
+    assert {device: option(argv, "-l") for device, argv in queries.items()} == {
+        "/dev/sda": None, "/dev/sdb": "ssd", "/dev/sdc": None, "/dev/nvme0": None}
     assert {argv[-1]: option(argv, "-d") for argv in queries.values()} == {
         "/dev/sda": "sat", "/dev/sdb": "sat", "/dev/sdc": "scsi", "/dev/nvme0": "nvme"}
     assert_argv_discipline(calls, may_wake={"/dev/sdb"})
@@ -217,7 +220,7 @@ def test_sleeping_disk_keeps_last_reading_with_age_and_skip_count(rig: Rig) -> N
     rig.scenario({"/dev/sda": {"json": fx.ATA_PENDING_PASSED}})
     collector = rig.collector()
     awake = drives(collector.collect(rig.ctx()))["/dev/sda"]
-    assert awake.state == "read" and awake.health == 1 and awake.pending_sectors == 40
+    assert awake.state == "read" and awake.health == 1 and awake.pending_sectors == 8
 
     rig.scenario({"/dev/sda": {"json": fx.ATA_PENDING_PASSED, "standby": True}})
     asleep = drives(collector.collect(rig.ctx()))["/dev/sda"]
@@ -227,7 +230,7 @@ def test_sleeping_disk_keeps_last_reading_with_age_and_skip_count(rig: Rig) -> N
     for reading in (asleep, again):
         assert reading.read_at == awake.read_at  # the age of the data, not of the check
         assert (reading.drive, reading.health, reading.evidence) == (awake.drive, awake.health, awake.evidence)
-        assert reading.pending_sectors == 40
+        assert reading.pending_sectors == 8
     assert_argv_discipline(rig.calls(), may_wake=set())
 
     rig.scenario({"/dev/sda": {"json": fx.ATA_PENDING_PASSED}})
@@ -492,6 +495,44 @@ def test_baseline_survives_restart_and_growth_is_reported(rig: Rig) -> None:
     again = drives(rig.collector().collect(rig.ctx()))["/dev/sda"]
     assert "8 pending sectors (was 0)" in again.evidence
     assert json.loads((rig.state / STATE_FILE).read_text())["baselines"][first.drive]["pending"] == 0
+
+
+def test_drive_first_seen_with_hundreds_of_unreadable_sectors_is_failing_at_once(rig: Rig) -> None:
+    """A new host or a wiped state directory: no baseline, and the size alone fails the drive."""
+    dying = fx.with_attribute(fx.with_attribute(fx.ATA_PENDING_PASSED, 197, raw=661), 198, raw=661)
+    rig.scenario({"/dev/sda": {"json": dying}})
+    reading = drives(rig.collector().collect(rig.ctx()))["/dev/sda"]
+    assert (reading.health, reading.pending_sectors, reading.uncorrectable_sectors) == (2, 661, 661)
+    assert reading.evidence[0] == "661 pending sectors (failing from 16)"
+
+
+def test_sata_and_sas_ssd_wear_is_a_reading_and_a_warning(rig: Rig) -> None:
+    rig.scenario({"/dev/sdg": {"json": fx.ATA_SSD_INTEL_WORN},
+                  "/dev/sdh": {"json": fx.SAS_SSD_WORN, "type": "scsi"},
+                  "/dev/sdi": {"json": doc(fx.ATA_SSD_SANDFORCE)}})
+    readings = drives(rig.collector().collect(rig.ctx()))
+    sata, sas, sandforce = readings["/dev/sdg"], readings["/dev/sdh"], readings["/dev/sdi"]
+    assert (sata.wear_ratio, sata.health) == (pytest.approx(0.86), 1)
+    assert sata.evidence == ("wear 86% of rated endurance used, from 233 Media_Wearout_Indicator normalized 14 "
+                             "(warning at 75%)",)
+    assert (sas.wear_ratio, sas.health, sas.protocol) == (pytest.approx(0.82), 1, "SCSI")
+    assert (sandforce.wear_ratio, sandforce.health) == (pytest.approx(0.03), 0)  # 231, not 233 SandForce_Internal
+
+
+def test_sas_grown_defects_and_uncorrected_errors_grow_against_the_stored_baseline(rig: Rig) -> None:
+    rig.scenario({"/dev/sde": {"json": fx.SAS_GROWN_DEFECTS, "type": "scsi"}})
+    first = drives(rig.collector().collect(rig.ctx()))["/dev/sde"]
+    assert (first.health, first.evidence) == (1, ("12 grown defects",))
+    baseline = json.loads((rig.state / STATE_FILE).read_text())["baselines"][first.drive]
+    assert (baseline["grown_defects"], baseline["reported_uncorrect"]) == (12, 0)
+
+    worse = fx.variant(fx.SAS_GROWN_DEFECTS, scsi_grown_defect_list=31)
+    worse["scsi_error_counter_log"]["read"]["total_uncorrected_errors"] = 3
+    rig.scenario({"/dev/sde": {"json": worse, "type": "scsi"}})
+    grown = drives(rig.collector().collect(rig.ctx()))["/dev/sde"]  # a new instance: a daemon restart
+    assert grown.drive == first.drive and grown.health == 2
+    assert grown.evidence == ("3 uncorrected read/write/verify errors (read 3) (was 0)", "31 grown defects (was 12)")
+    assert (grown.reallocated_sectors, grown.uncorrectable_sectors) == (31, 3)
 
 
 def test_state_file_written_by_an_earlier_release_still_loads(rig: Rig) -> None:

@@ -49,7 +49,7 @@ def test_temperature_comes_from_temperature_current_not_packed_attribute_194() -
 def test_attributes_are_read_only_and_keep_raw_words_verbatim() -> None:
     facts = parse_smartctl_json(fx.as_json(fx.ATA_PENDING_PASSED))
     assert facts.attributes[188].raw_value == 0x000C000C000C
-    assert facts.attributes[197].raw_string == "40"
+    assert facts.attributes[197].raw_string == "8"
     assert facts.attributes[5].prefailure is True and facts.attributes[197].prefailure is False
     with pytest.raises(TypeError):
         facts.attributes[5] = facts.attributes[197]  # type: ignore[index]
