@@ -306,6 +306,13 @@ def _ups_status_known(ups: UpsReading) -> bool:
     return ups.up and bool(ups.flags)
 
 
+_PHASE_NOTE = "phase: NUT's L1-N, L2-L3, ...; L1, L2, ... for SNMP lines and phases"
+
+
+def _phases(phases: tuple[tuple[str, float], ...]) -> Iterator[tuple[tuple[str, ...], float]]:
+    return (((phase,), volts) for phase, volts in phases)
+
+
 _UPS = ("ups",)
 UPS = Kind[UpsReading](
     name="ups", title="UPS", source=lambda view: view.snapshot.readings(UpsReading), key_labels=_UPS,
@@ -347,10 +354,18 @@ UPS = Kind[UpsReading](
                                   state_class="measurement")),
         UpsField("physgap_ups_load_ratio", "Output load.", "Load", "ratio", _UPS, value=lambda u: u.load_ratio,
                  when=_ups_current, ha=_PERCENT),
-        UpsField("physgap_ups_input_voltage_volts", "Input voltage.", "Input voltage", "volts", _UPS,
+        UpsField("physgap_ups_input_voltage_volts", "Input voltage. On a UPS with several phases or lines the "
+                 "lowest phase-to-neutral one, so a sagging phase shows.", "Input voltage", "volts", _UPS,
                  value=lambda u: u.input_voltage_volts, when=_ups_current, ha=_VOLTAGE),
-        UpsField("physgap_ups_output_voltage_volts", "Output voltage.", "Output voltage", "volts", _UPS,
+        UpsField("physgap_ups_output_voltage_volts", "Output voltage. On a UPS with several phases or lines the "
+                 "lowest phase-to-neutral one.", "Output voltage", "volts", _UPS,
                  value=lambda u: u.output_voltage_volts, when=_ups_current, ha=_VOLTAGE),
+        UpsField("physgap_ups_input_phase_voltage_volts", "Input voltage per phase or line, for a UPS that "
+                 "reports more than one.", "Input voltage per phase", "volts", (*_UPS, "phase"),
+                 scale_note=_PHASE_NOTE, when=_ups_current, samples=lambda u: _phases(u.input_phase_volts)),
+        UpsField("physgap_ups_output_phase_voltage_volts", "Output voltage per phase or line, for a UPS that "
+                 "reports more than one.", "Output voltage per phase", "volts", (*_UPS, "phase"),
+                 scale_note=_PHASE_NOTE, when=_ups_current, samples=lambda u: _phases(u.output_phase_volts)),
     ),
 )
 

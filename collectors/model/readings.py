@@ -197,11 +197,16 @@ class UpsReading:
     battery_charge_ratio: float | None = None
     battery_runtime_seconds: float | None = None
     load_ratio: float | None = None
-    input_voltage_volts: float | None = None
-    output_voltage_volts: float | None = None
+    input_voltage_volts: float | None = None  # with several phases: the lowest phase-to-neutral (or line) one
+    output_voltage_volts: float | None = None  # likewise
     alarm: str = ""  # ups.alarm free text
     shutdown_clients: int | None = None  # NUMLOGINS: attached upsmon instances; None when unknowable (SNMP)
     local_upsmon: bool | None = None  # this host's upsmon.conf MONITORs it with a SHUTDOWNCMD; None unreadable
+    # Per phase (three-phase, split-phase) or per UPS-MIB line, only for a UPS that reports more than one:
+    # (phase, volts) sorted by phase. Phase names as the source says them: NUT's "L1-N", "L1-L2"; "L1".. for
+    # SNMP lines and phases, whose MIBs do not say phase-to-neutral or phase-to-phase.
+    input_phase_volts: tuple[tuple[str, float], ...] = ()
+    output_phase_volts: tuple[tuple[str, float], ...] = ()
 
     @property
     def on_battery(self) -> bool:
@@ -228,6 +233,15 @@ class UpsReading:
         if self.shutdown_clients is None:
             return None
         return self.shutdown_clients >= 1
+
+    @property
+    def lowest_input_phase(self) -> tuple[str, float] | None:
+        """The input phase with the lowest voltage (the sagging one); None for a single-phase UPS."""
+        return min(self.input_phase_volts, key=lambda phase: phase[1], default=None)
+
+    @property
+    def lowest_output_phase(self) -> tuple[str, float] | None:
+        return min(self.output_phase_volts, key=lambda phase: phase[1], default=None)
 
     @property
     def critical(self) -> bool:

@@ -16,6 +16,11 @@ Design points, each from ../shared/notes/ups-nut-snmp.md:
   every server failed and none of them has a UPS known by name (never answered, `ups = ""`).
 * Each server's poll ends a little before the run's deadline, so that a stalled server still costs only its
   own readings (up=False, "timed out") instead of the whole run being abandoned by the scheduler.
+* Three-phase units report per phase (`input.L1-N.voltage`, `output.L2-L3.voltage`, `output.L1.power.percent`)
+  and often no `input.voltage` or `ups.load` at all: the phases are kept per phase (label `phase`), the single
+  input/output voltage becomes the lowest phase-to-neutral one (a sagging phase shows in the one series an
+  alert watches), and a missing ups.load the busiest phase's load. Phase-to-phase values (400 V on a 230 V
+  grid) never become the single value.
 * A name from `LIST UPS` that is not one valid protocol word (undecodable bytes, control characters) is
   refused: never queried, reported up=False under its escaped name (nut_client.escape_name), so it is
   neither merged into another name by U+FFFD nor hidden.
@@ -26,6 +31,7 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import math
+import re
 import socket
 import threading
 from collections.abc import Mapping, Sequence
@@ -123,6 +129,68 @@ def numbers(variables: Mapping[str, str]) -> tuple[dict[str, float], list[Invali
         else:
             values[spec.field] = number * spec.scale
     return values, invalid
+
+
+# Per-phase voltages: NUT's names for three-phase (L1-N .. L3-N, L1-L2 .. L3-L1) and split-phase (L1-N, L2-N,
+# L1-L2) units; input.bypass.* is the bypass source, not what feeds the UPS, and is not read.
+_PHASE_VOLTAGE = re.compile(r"(input|output)\.(L[1-3]-(?:N|L[1-3]))\.voltage")
+_PHASE_LOAD = re.compile(r"output\.(L[1-3])\.power\.percent")
+# Phase-to-phase voltages reach 600 V on Canadian 347/600 V supplies; input.voltage's 500 V stays the single bound.
+MAX_PHASE_VOLTS = 700.0
+
+
+@dataclass(frozen=True)
+class Phases:
+    """What a three-phase (or split-phase) dump says per phase, range-checked."""
+
+    input_volts: tuple[tuple[str, float], ...] = ()  # (phase, volts) sorted by phase; () with fewer than two
+    output_volts: tuple[tuple[str, float], ...] = ()
+    lowest_input_neutral: float | None = None  # lowest phase-to-neutral voltage, even of a single L1-N
+    lowest_output_neutral: float | None = None
+    busiest_load_ratio: float | None = None  # the largest output.Ln.power.percent, as a ratio
+
+
+def _number_in(raw: str, high: float) -> tuple[float | None, str]:
+    """`raw` as a number within 0..high, else (None, why)."""
+    try:
+        number = float(raw.strip())
+    except ValueError:
+        return None, "not a number"
+    if not math.isfinite(number):
+        return None, "not a finite number"
+    if not 0.0 <= number <= high:
+        return None, f"outside 0..{high:g}"
+    return number, ""
+
+
+def phases(variables: Mapping[str, str]) -> tuple[Phases, list[InvalidNumber]]:
+    """Per-phase voltages and loads from NUT variables; invalid ones are listed, not used."""
+    volts: dict[str, dict[str, float]] = {"input": {}, "output": {}}
+    loads: list[float] = []
+    invalid: list[InvalidNumber] = []
+    for var, raw in variables.items():
+        if match := _PHASE_VOLTAGE.fullmatch(var):
+            number, why = _number_in(raw, MAX_PHASE_VOLTS)
+            if number is None:
+                invalid.append(InvalidNumber(var, raw, f"{why} V" if why.startswith("outside") else why))
+            else:
+                volts[match[1]][match[2]] = number
+        elif _PHASE_LOAD.fullmatch(var):
+            number, why = _number_in(raw, 200.0)
+            if number is None:
+                invalid.append(InvalidNumber(var, raw, f"{why} %" if why.startswith("outside") else why))
+            else:
+                loads.append(number)
+
+    def table(direction: str) -> tuple[tuple[str, float], ...]:
+        found = tuple(sorted(volts[direction].items()))
+        return found if len(found) >= 2 else ()
+
+    def neutral(direction: str) -> float | None:
+        return min((v for phase, v in volts[direction].items() if phase.endswith("-N")), default=None)
+
+    return Phases(table("input"), table("output"), neutral("input"), neutral("output"),
+                  max(loads) / 100 if loads else None), invalid
 
 
 class Monitor(NamedTuple):
@@ -442,7 +510,8 @@ class NutUpsCollector:
                               model=ident.model, serial=ident.serial, driver=ident.driver,
                               shutdown_clients=logins, local_upsmon=local)
         values, invalid = numbers(variables)
-        for bad in invalid:
+        per_phase, invalid_phases = phases(variables)
+        for bad in (*invalid, *invalid_phases):
             self._warn.warn(f"number:{ups_id}:{bad.var}:{bad.value}", "ups: %s: ignoring %s = %r: %s",
                             ups_id, bad.var, bad.value, bad.reason)
         return UpsReading(
@@ -450,10 +519,11 @@ class NutUpsCollector:
             manufacturer=ident.mfr, model=ident.model, serial=ident.serial, driver=ident.driver,
             battery_charge_ratio=values.get("battery_charge_ratio"),
             battery_runtime_seconds=values.get("battery_runtime_seconds"),
-            load_ratio=values.get("load_ratio"),
-            input_voltage_volts=values.get("input_voltage_volts"),
-            output_voltage_volts=values.get("output_voltage_volts"),
-            alarm=variables.get("ups.alarm", "").strip(), shutdown_clients=logins, local_upsmon=local)
+            load_ratio=_first(values.get("load_ratio"), per_phase.busiest_load_ratio),
+            input_voltage_volts=_first(per_phase.lowest_input_neutral, values.get("input_voltage_volts")),
+            output_voltage_volts=_first(per_phase.lowest_output_neutral, values.get("output_voltage_volts")),
+            alarm=variables.get("ups.alarm", "").strip(), shutdown_clients=logins, local_upsmon=local,
+            input_phase_volts=per_phase.input_volts, output_phase_volts=per_phase.output_volts)
 
 
 @dataclass(frozen=True)
@@ -471,6 +541,10 @@ class _Identity:
 
         return cls(first("ups.mfr", "device.mfr"), first("ups.model", "device.model"),
                    first("ups.serial", "device.serial"), first("driver.name"))
+
+
+def _first(*values: float | None) -> float | None:
+    return next((value for value in values if value is not None), None)
 
 
 def _reason(exc: NutClientError) -> str:

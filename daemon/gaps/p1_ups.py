@@ -1,4 +1,9 @@
-"""P1: no UPS this host can reach, no shutdown protection, or a UPS that is about to drop the load."""
+"""P1: no UPS this host can reach, no shutdown protection, or a UPS that is about to drop the load.
+
+The evidence for every reachable UPS says what an operator looks at first: its flags, on battery or on line,
+battery charge and runtime, and on a UPS with several phases the lowest input and output phase (the one that
+sags first), so the report, the status page and the gap log tell the story without the metrics.
+"""
 
 from __future__ import annotations
 
@@ -33,9 +38,9 @@ def evaluate(snapshot: Snapshot, ctx: RuleContext) -> Finding:
             "no NUT server answered on 127.0.0.1:3493 and none is configured")
         return Finding(True, (f"no reachable UPS ({detail})",))
 
-    critical = [f"{u.ups} {' '.join(u.flags)}: {_why_critical(u)}" for u in reachable if _why_critical(u)]
+    critical = [f"{describe(u)}: {_why_critical(u)}" for u in reachable if _why_critical(u)]
     protecting = [u for u in reachable if u.shutdown_protected]
-    unprotected = [] if protecting else [f"{u.ups}: {_why_unprotected(u)}" for u in reachable]
+    unprotected = [] if protecting else [f"{describe(u)}: {_why_unprotected(u)}" for u in reachable]
     if critical:
         return Finding(True, tuple(critical + unprotected + unreachable), severity="critical")
     if unprotected:
@@ -44,9 +49,39 @@ def evaluate(snapshot: Snapshot, ctx: RuleContext) -> Finding:
         # Answering, but no ups.status: whether it is on line or about to drop the load was not measured.
         names = ", ".join(u.ups for u in protecting)
         return Finding.unknown(f"{names}: the UPS reports no status (ups.status empty or unknown)")
-    summary = [f"{u.ups} {' '.join(u.flags) or 'no status'}, {u.shutdown_clients or 0} upsmon attached"
-               for u in protecting]
+    summary = [f"{describe(u)}, {_protection(u)}" for u in protecting]
     return Finding(False, tuple(summary + unreachable))
+
+
+def describe(ups: UpsReading) -> str:
+    """`name FLAGS (on battery, charge 80 %, runtime 25 min, lowest input phase L2 198 V)`: what was measured."""
+    parts = []
+    if ups.on_battery:
+        parts.append("on battery")
+    elif "OL" in ups.flags:
+        parts.append("on line")
+    if ups.battery_charge_ratio is not None:
+        parts.append(f"charge {ups.battery_charge_ratio * 100:.0f} %")
+    if ups.battery_runtime_seconds is not None:
+        parts.append(f"runtime {_duration(ups.battery_runtime_seconds)}")
+    for side, phase in (("input", ups.lowest_input_phase), ("output", ups.lowest_output_phase)):
+        if phase is not None:
+            parts.append(f"lowest {side} phase {phase[0]} {phase[1]:g} V")
+    text = f"{ups.ups} {' '.join(ups.flags) or 'no status'}"
+    return f"{text} ({', '.join(parts)})" if parts else text
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 120 else f"{minutes // 60} h {minutes % 60} min"
+
+
+def _protection(ups: UpsReading) -> str:
+    if ups.local_upsmon:
+        return "this host's upsmon.conf monitors it"
+    return f"{ups.shutdown_clients or 0} upsmon attached"
 
 
 def _why_critical(ups: UpsReading) -> str:

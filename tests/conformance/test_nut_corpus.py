@@ -3,13 +3,17 @@
 Every dump is loaded into dummy-ups (12 drivers per upsd, all servers started at once), collected once through
 the production collector, and checked per file: the UPS is served and up, its flags equal the dump's own
 `ups.status` line, and each number of the fixed table equals what the dump says or, when the value is out of
-range or a sentinel (Riello's charge 255 and runtime 3932100), is refused. Known dummy-ups 2.8.0 artefacts
+range or a sentinel (Riello's charge 255 and runtime 3932100), is refused. Three-phase dumps: every
+`input|output.Lx-N|Lx-Ly.voltage` is kept per phase, the single voltage is the lowest phase-to-neutral one
+(else `input.voltage`), and without `ups.load` the load is the busiest `output.Lx.power.percent`, as the README
+states. Known dummy-ups 2.8.0 artefacts
 (corpus SOURCES.md) are listed in ARTEFACTS with the reason; they are fixture behaviour, not device behaviour.
 A per-file table is written to the terminal at the end of the module.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -46,6 +50,34 @@ MISSING_STATUS_SERVED_AS = ("OL",)
 
 pytestmark = pytest.mark.conformance
 
+PHASE_VOLTAGE = re.compile(r"(input|output)\.(L\d-(?:N|L\d))\.voltage")
+PHASE_LOAD = re.compile(r"output\.L\d\.power\.percent")
+
+
+def dump_phases(dump: dict[str, str]) -> dict[str, dict[str, float]]:
+    """{"input"|"output": {phase: volts}} as the dump writes them."""
+    found: dict[str, dict[str, float]] = {"input": {}, "output": {}}
+    for var, value in dump.items():
+        if match := PHASE_VOLTAGE.fullmatch(var):
+            found[match[1]][match[2]] = float(value)
+    return found
+
+
+def expected_numbers(dump: dict[str, str]) -> tuple[dict[str, float], list[str], str]:
+    """What the reading must carry by the README's rules: ({field: value}, refused, phases column)."""
+    single, invalid = numbers(dump)
+    per_phase = dump_phases(dump)
+    for direction in ("input", "output"):
+        neutral = [volts for phase, volts in per_phase[direction].items() if phase.endswith("-N")]
+        if neutral:
+            single[f"{direction}_voltage_volts"] = min(neutral)
+    loads = [float(value) for var, value in dump.items() if PHASE_LOAD.fullmatch(var)]
+    if "load_ratio" not in single and loads:
+        single["load_ratio"] = max(loads) / 100
+    column = " ".join(f"{direction[:2]}:{','.join(sorted(per_phase[direction]))}" for direction in per_phase
+                      if per_phase[direction])
+    return single, [f"{bad.var}={bad.value}" for bad in invalid], column or "-"
+
 
 def parse_dump(path: Path) -> dict[str, str]:
     """A `.dev` dump as upsc wrote it: `name: value`, `#` after whitespace starts a comment, bytes lenient."""
@@ -71,6 +103,7 @@ class Row:
     refused: str
     notes: str
     failed: bool
+    phases: str = ""
 
 
 @dataclass
@@ -118,10 +151,11 @@ def table(request: pytest.FixtureRequest) -> Iterator[dict[str, Row]]:
     if not rows:
         return
     lines = ["", f"NUT corpus conformance ({CORPUS}):",
-             f"  {'file':<74} {'served status':<22} {'flags':<5} {'numbers':<24} {'refused':<40} notes"]
+             f"  {'file':<74} {'served status':<22} {'flags':<5} {'numbers':<24} {'phases':<28} "
+             f"{'refused':<40} notes"]
     for row in sorted(rows.values(), key=lambda r: r.file):
         lines.append(f"  {row.file[:74]:<74} {row.served[:22]:<22} {'ok' if row.flags_ok else 'FAIL':<5} "
-                     f"{row.numbers:<24} {row.refused[:40]:<40} {row.notes}")
+                     f"{row.numbers:<24} {row.phases[:28]:<28} {row.refused[:40]:<40} {row.notes}")
     failed = sum(row.failed for row in rows.values())
     lines.append(f"  {len(rows)} files, {len(rows) - failed} pass, {failed} fail")
     emit_lines(request, lines)
@@ -149,7 +183,12 @@ def test_dump(path: Path, served: Corpus, table: dict[str, Row]) -> None:
     artefacts = ARTEFACTS.get(path.name, {})
     for var in artefacts:
         assert var in dump, f"stale ARTEFACTS entry: {path.name} has no {var}"
-    expected, invalid = numbers({var: value for var, value in dump.items() if var not in artefacts})
+    expected, refused, row.phases = expected_numbers({var: value for var, value in dump.items()
+                                                      if var not in artefacts})
+    per_phase = dump_phases(dump)
+    for direction, kept in (("input", reading.input_phase_volts), ("output", reading.output_phase_volts)):
+        want_phases = per_phase[direction] if len(per_phase[direction]) >= 2 else {}
+        assert dict(kept) == pytest.approx(want_phases), f"{direction} phases"
     shown: list[str] = []
     for spec in NUMBER_TABLE:
         value = getattr(reading, spec.field)
@@ -160,7 +199,7 @@ def test_dump(path: Path, served: Corpus, table: dict[str, Row]) -> None:
             assert value == pytest.approx(want), spec.var
             shown.append(SHORT[spec.var])
     row.numbers = ",".join(shown) or "-"
-    row.refused = ", ".join(f"{bad.var}={bad.value}" for bad in invalid) or "-"
+    row.refused = ", ".join(refused) or "-"
     if artefacts:
         notes.append(f"{', '.join(artefacts)}: {next(iter(artefacts.values()))}")
     row.notes = "; ".join(notes)

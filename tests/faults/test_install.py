@@ -270,6 +270,8 @@ chown root:nut /etc/nut/upsmon.conf && chmod 0640 /etc/nut/upsmon.conf
     gaps = {gap["id"]: gap for gap in json.loads(result.stdout)["gaps"]}
     p1 = gaps["P1"]
     assert p1["status"] == "resolved", p1
-    assert p1["evidence"] == [f"ups1@127.0.0.1:{server.port} OL, 0 upsmon attached"]
+    (line,) = p1["evidence"]
+    # resolved by this host's readable upsmon.conf (no upsmon is really logged in here)
+    assert line.startswith(f"ups1@127.0.0.1:{server.port} OL") and line.endswith("this host's upsmon.conf monitors it")
     assert "nut" in _ok(machine.run("id -nG physgap")).split()
 

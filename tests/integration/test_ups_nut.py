@@ -101,6 +101,13 @@ def test_scenario_flags_and_numbers(scenario_server: NutServer, tmp_path: Path, 
     assert reading.local_upsmon is None  # no upsmon.conf on this "host"
 
 
+@pytest.mark.parametrize("name", list(nut_devs.PHASES))
+def test_three_phase_ups_keeps_every_phase(scenario_server: NutServer, tmp_path: Path, name: str) -> None:
+    reading = by_ups(NutUpsCollector([entry(scenario_server)], upsmon_conf=None).collect(ctx(tmp_path)))[
+        f"{name}@127.0.0.1:{scenario_server.port}"]
+    assert (reading.input_phase_volts, reading.output_phase_volts) == nut_devs.PHASES[name]
+
+
 def test_identity_alarm_and_unescaped_strings(scenario_server: NutServer, tmp_path: Path) -> None:
     collector = NutUpsCollector([entry(scenario_server)], upsmon_conf=None)
     readings = by_ups(collector.collect(ctx(tmp_path)))

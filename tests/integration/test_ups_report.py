@@ -16,7 +16,7 @@ from typing import Any
 from tests import nut_devs
 from tests.conftest import empty_sysfs, require_binary, run_physgap, write_config
 from tests.nut_fixture import nut_server
-from tests.snmp_agent import require_snmpsim, start_agent
+from tests.snmp_agent import free_udp_port, require_snmpsim, start_agent
 
 SNMP_DATA = Path(__file__).resolve().parents[1] / "snmp_data"
 
@@ -42,14 +42,18 @@ def test_p1_follows_a_real_upsd(tmp_path: Path) -> None:
         code, p1 = p1_of(config, "--fail-on", "high")
         assert code == 1
         assert (p1["status"], p1["severity"]) == ("open", "high")
-        assert p1["evidence"] == [f"ups1@127.0.0.1:{server.port}: no upsmon attached"]
+        (line,) = p1["evidence"]
+        assert line.startswith(f"ups1@127.0.0.1:{server.port} OL") and line.endswith(": no upsmon attached")
+        # what the dump says: on line, charge 100 %, runtime 2580 s
+        assert "on line" in line and "charge 100 %" in line and "runtime 43 min" in line
 
         # A real upsmon logs in: shutdown protection, P1 resolved.
         server.start_upsmon("ups1")
         server.wait_logins("ups1")
         code, p1 = p1_of(config, "--fail-on", "info")
         assert code == 0 and p1["status"] == "resolved"
-        assert p1["evidence"] == [f"ups1@127.0.0.1:{server.port} OL, 1 upsmon attached"]
+        (line,) = p1["evidence"]
+        assert line.startswith(f"ups1@127.0.0.1:{server.port} OL") and line.endswith("1 upsmon attached")
 
         # The power fails and the battery runs low: critical.
         server.update_dev("ups1", nut_devs.LOW_BATTERY)
@@ -60,6 +64,9 @@ def test_p1_follows_a_real_upsd(tmp_path: Path) -> None:
         code, p1 = p1_of(config, "--fail-on", "critical")
         assert code == 1 and p1["severity"] == "critical"
         assert any("LB" in line and ("battery low" in line or "forced shutdown" in line) for line in p1["evidence"]), p1
+        # the report says it is on battery, and how much charge and runtime are left (LOW_BATTERY: 9 %, 120 s)
+        assert any("on battery" in line and "charge 9 %" in line and "runtime 2 min" in line
+                   for line in p1["evidence"]), p1
 
 
 def test_ups_metrics_are_promtool_clean(tmp_path: Path) -> None:
@@ -99,3 +106,18 @@ def test_snmp_ups_through_the_daemon_config(tmp_path: Path) -> None:
     assert "OB" in readings[0]["flags"]
     p1 = next(g for g in document["gaps"] if g["id"] == "P1")
     assert p1["status"] == "open"  # SNMP cannot show an attached upsmon
+
+
+def test_a_silent_snmp_ups_has_its_up_series_and_p1_names_it(tmp_path: Path) -> None:
+    """A configured [[ups.snmp]] target that never answers: physgap_ups_up 0 for it (an alert can fire), the
+    collector itself succeeded, and P1 says which UPS did not answer."""
+    port = free_udp_port()  # nothing listens there
+    config = configure(tmp_path, f'[ups]\nautodetect = false\nupsmon_conf = ""\ntimeout = "2s"\n\n[[ups.snmp]]\n'
+                                 f'host = "127.0.0.1"\nport = {port}\nname = "rack-ups"\ntimeout = "500ms"\n')
+    text = run_physgap("once", "--config", str(config)).stdout
+    assert 'physgap_ups_up{ups="rack-ups"} 0.0' in text
+    assert 'physgap_collector_success{collector="ups_snmp"} 1.0' in text
+    assert 'physgap_ups_on_battery{ups="rack-ups"}' not in text  # no state invented for a silent UPS
+    code, p1 = p1_of(config)
+    assert (code, p1["status"], p1["severity"]) == (0, "open", "high")
+    assert "rack-ups" in p1["evidence"][0] and "no SNMP answer" in p1["evidence"][0]

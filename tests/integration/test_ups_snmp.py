@@ -81,8 +81,10 @@ def test_eaton_three_phase_ups_mib(agent: SnmpAgent, version: str) -> None:
     assert reading.battery_charge_ratio == 1.0
     assert reading.battery_runtime_seconds == 1092 * 60  # upsEstimatedMinutesRemaining is in minutes
     assert reading.load_ratio == 0.21  # the busiest of three output lines (21/16/12 %)
-    assert reading.input_voltage_volts == 233.0
+    assert reading.input_voltage_volts == 227.0  # the lowest of 227/227/233 V: a sagging phase shows
+    assert reading.input_phase_volts == (("L1", 227.0), ("L2", 227.0), ("L3", 233.0))
     assert reading.output_voltage_volts == 220.0
+    assert reading.output_phase_volts == (("L1", 220.0), ("L2", 220.0), ("L3", 220.0))
     assert reading.alarm == ""
     assert reading.shutdown_clients is None and reading.local_upsmon is None
 
@@ -94,8 +96,9 @@ def test_phoenixtec_empty_identity_and_unused_lines(agent: SnmpAgent) -> None:
     assert (reading.manufacturer, reading.model) == ("", "")
     assert reading.battery_charge_ratio == 1.0
     assert reading.battery_runtime_seconds is None  # 0 minutes while on mains: not estimated
-    assert reading.input_voltage_volts == 238.0  # lines 2 and 3 report 0 V
+    assert reading.input_voltage_volts == 238.0  # lines 2 and 3 report 0 V, past upsInputNumLines 1
     assert reading.output_voltage_volts == 231.0
+    assert reading.input_phase_volts == () and reading.output_phase_volts == ()
     assert reading.load_ratio == 0.0
 
 
@@ -125,7 +128,7 @@ def test_santak_timeticks_typed_runtime(agent: SnmpAgent) -> None:
     assert reading.up and reading.flags == ("OL",)
     assert reading.battery_charge_ratio == 1.0
     assert reading.battery_runtime_seconds is None
-    assert reading.input_voltage_volts == 229.0
+    assert reading.input_voltage_volts == 227.0  # lines 228/229/227 V: the lowest
     assert reading.load_ratio == 0.33
 
 
@@ -133,7 +136,8 @@ def test_eastpower_odd_table_indices(agent: SnmpAgent) -> None:
     reading = collect_one(agent, "UPS/eastpower-istars-swv053", version="1")
     assert (reading.manufacturer, reading.model) == ("EAST", "EA9080")
     assert reading.load_ratio == 0.30  # rows indexed N.0, walked all the same
-    assert reading.input_voltage_volts == 236.0
+    assert reading.input_voltage_volts == 234.0  # lines 236/236/234 V: the lowest
+    assert reading.input_phase_volts == (("L1", 236.0), ("L2", 236.0), ("L3", 234.0))
     assert reading.output_voltage_volts == 219.0
 
 
@@ -141,7 +145,7 @@ def test_apc_pdu_is_not_a_ups(agent: SnmpAgent) -> None:
     (reading,) = SnmpUpsCollector([target(agent, "UPS/apc-7902b", name="pdu")]).collect(ctx())
     assert isinstance(reading, UpsReading)
     assert (reading.ups, reading.up) == ("pdu", False)
-    assert "neither UPS-MIB" in reading.reason
+    assert "speaks none of UPS-MIB" in reading.reason
 
 
 # --- the project's own APC PowerNet recordings ---
@@ -167,6 +171,36 @@ def test_apc_smart_ups_on_battery(agent: SnmpAgent) -> None:
     assert reading.battery_runtime_seconds == 180.0
     assert reading.load_ratio == 0.31
     assert reading.input_voltage_volts == 0.0
+
+
+def test_apc_three_phase_reads_every_phase(agent: SnmpAgent) -> None:
+    reading = collect_one(agent, "apc-symmetra-px-3ph", name="px")
+    assert reading.up and reading.flags == ("OL",)
+    assert reading.input_phase_volts == (("L1", 231.0), ("L2", 198.0), ("L3", 229.0))  # mains, not bypass
+    assert reading.input_voltage_volts == 198.0
+    assert reading.output_phase_volts == (("L1", 230.0), ("L2", 230.0))
+
+
+# --- CyberPower CPS-MIB and UPS-MIB's output source other(1) ---
+
+@pytest.mark.parametrize("version", ["2c", "1"])
+def test_cyberpower_cps_mib(agent: SnmpAgent, version: str) -> None:
+    reading = collect_one(agent, "cyberpower-cps", name="desk", version=version)
+    assert (reading.up, reading.flags, reading.driver) == (True, ("OL", "RB"), "CPS-MIB")
+    assert (reading.manufacturer, reading.model) == ("CyberPower", "CP1500PFCLCD")
+    assert (reading.battery_charge_ratio, reading.battery_runtime_seconds, reading.load_ratio) == (1.0, 1860.0, 0.17)
+    assert (reading.input_voltage_volts, reading.output_voltage_volts) == (120.8, 120.0)
+
+
+def test_cyberpower_on_battery(agent: SnmpAgent) -> None:
+    reading = collect_one(agent, "cyberpower-cps-onbattery", name="desk")
+    assert reading.flags == ("OB", "LB") and reading.critical
+
+
+def test_ups_mib_source_other_on_battery(agent: SnmpAgent) -> None:
+    reading = collect_one(agent, "ups-mib-source-other-onbattery", name="card")
+    assert reading.flags == ("OB", "ALARM")  # upsSecondsOnBattery 95 and the on-battery alarm
+    assert reading.alarm == "on battery, input bad"
 
 
 def test_community_file_wins_and_is_reread(agent: SnmpAgent, tmp_path: Path) -> None:
@@ -327,6 +361,29 @@ def test_runs_leave_no_sockets_or_threads_behind(agent: SnmpAgent) -> None:
         assert all(reading.up for reading in collector.collect(ctx()) if isinstance(reading, UpsReading))
     assert len(os.listdir("/proc/self/fd")) == fds  # close_dispatcher() closed each run's sockets
     assert threading.active_count() <= threads + 1  # a resolver thread may still be finishing
+
+
+def test_a_broken_snmp_client_still_reports_each_ups_down(tmp_path: Path) -> None:
+    """pysnmp that cannot load (a broken or partial install) costs the readings, never the series: each
+    configured UPS reads down with the reason."""
+    shadow = tmp_path / "shadow" / "pysnmp"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError('pysnmp is broken here')\n")
+    code = ("import time\n"
+            "from pathlib import Path\n"
+            "from collectors.kit.context import RunContext\n"
+            "from collectors.kit.snmp_target import SnmpTarget\n"
+            "from collectors.ups.snmp import SnmpUpsCollector\n"
+            "run = RunContext(deadline=time.monotonic() + 5, state_dir=Path('/nonexistent'))\n"
+            "for r in SnmpUpsCollector([SnmpTarget('127.0.0.1', name='rack'), SnmpTarget('ups.lan')]).collect(run):\n"
+            "    print(r.ups, r.up, r.reason)\n")
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path / 'shadow'}{os.pathsep}{REPO}"}
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60,
+                            check=False, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "rack False SNMP client failed: ImportError: pysnmp is broken here",
+        "ups.lan False SNMP client failed: ImportError: pysnmp is broken here"]
 
 
 # --- the lazy import ---

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from types import MappingProxyType
+from typing import Any
 
 from collectors.model.gaps import Finding, GapOverride, GapRule, RuleContext
 from collectors.model.readings import (
@@ -394,9 +395,9 @@ def test_other_evidence_still_opens_p2_while_a_drive_has_no_verdict() -> None:
 
 
 def ups(name: str, flags: tuple[str, ...] = ("OL",), up: bool = True, clients: int | None = 1,
-        local: bool | None = None, reason: str = "") -> UpsReading:
+        local: bool | None = None, reason: str = "", **measured: Any) -> UpsReading:
     return UpsReading(ups=name, source="nut", up=up, reason=reason, flags=flags if up else (),
-                      shutdown_clients=clients, local_upsmon=local)
+                      shutdown_clients=clients, local_upsmon=local, **measured)
 
 
 def p1(*readings: AnyReading, error: str = "") -> Gap:
@@ -407,7 +408,31 @@ def p1(*readings: AnyReading, error: str = "") -> Gap:
 def test_protected_ups_on_mains_resolves_p1() -> None:
     gap_p1 = p1(ups("ups@127.0.0.1:3493"))
     assert gap_p1.status == "resolved"
-    assert gap_p1.evidence == ("ups@127.0.0.1:3493 OL, 1 upsmon attached",)
+    (line,) = gap_p1.evidence
+    assert line.startswith("ups@127.0.0.1:3493 OL") and "on line" in line and "1 upsmon attached" in line
+
+
+def test_p1_evidence_says_on_battery_charge_and_runtime() -> None:
+    """What an operator reads first in the report, the page and the gap log: on battery, charge, runtime."""
+    discharging = ups("ups@127.0.0.1:3493", flags=("OB", "DISCHRG"), battery_charge_ratio=0.8,
+                      battery_runtime_seconds=1500.0)
+    (line,) = p1(discharging).evidence
+    assert line.startswith("ups@127.0.0.1:3493 OB DISCHRG")
+    assert "on battery" in line and "charge 80 %" in line and "runtime 25 min" in line
+    low = ups("ups@127.0.0.1:3493", flags=("OB", "LB"), battery_charge_ratio=0.09, battery_runtime_seconds=95.0)
+    (critical,) = p1(low).evidence
+    assert "charge 9 %" in critical and "runtime 95 s" in critical and critical.endswith("on battery, battery low")
+    unmeasured = p1(ups("ups@127.0.0.1:3493", clients=0)).evidence[0]
+    assert "charge" not in unmeasured and "runtime" not in unmeasured  # nothing said that was not measured
+
+
+def test_p1_evidence_names_the_worst_phase() -> None:
+    three_phase = ups("eaton@nas:3493", input_phase_volts=(("L1-N", 231.0), ("L2-N", 196.5), ("L3-N", 229.0)),
+                      output_phase_volts=(("L1-N", 230.0), ("L2-N", 229.5), ("L3-N", 230.0)),
+                      input_voltage_volts=196.5)
+    (line,) = p1(three_phase).evidence
+    assert "lowest input phase L2-N 196.5 V" in line and "lowest output phase L2-N 229.5 V" in line
+    assert "phase" not in p1(ups("ups@127.0.0.1:3493")).evidence[0]  # single-phase: no phase talk
 
 
 def test_a_ups_without_status_never_resolves_p1_nor_reads_on_line() -> None:
@@ -442,8 +467,10 @@ def test_a_failed_ups_collector_is_named_next_to_a_reachable_ups() -> None:
                     ups_snmp=(ups("rack", clients=None, local=True),))
     gap_p1 = next(g for g in evaluate(snap, RULES, {}, CTX) if g.id == "P1")
     assert gap_p1.status == "resolved"
-    assert gap_p1.evidence == ("rack OL, 0 upsmon attached",
-                               "ups: no UPS server answered (127.0.0.1:3493: connection refused) (collector failed)")
+    rack, failed = gap_p1.evidence
+    # SNMP cannot count upsmon logins: the evidence says what protects the host, not "0 upsmon attached".
+    assert rack.startswith("rack OL") and "this host's upsmon.conf monitors it" in rack and "attached" not in rack
+    assert failed == "ups: no UPS server answered (127.0.0.1:3493: connection refused) (collector failed)"
 
 
 def test_every_ups_unreachable_is_open_and_names_each() -> None:
@@ -457,7 +484,8 @@ def test_every_ups_unreachable_is_open_and_names_each() -> None:
 def test_ups_without_upsmon_has_no_shutdown_protection() -> None:
     gap_p1 = p1(ups("ups@127.0.0.1:3493", clients=0, local=None))
     assert (gap_p1.status, gap_p1.severity) == ("open", "high")
-    assert gap_p1.evidence == ("ups@127.0.0.1:3493: no upsmon attached",)
+    (line,) = gap_p1.evidence
+    assert line.startswith("ups@127.0.0.1:3493 OL") and line.endswith(": no upsmon attached")
     assert p1(ups("ups@127.0.0.1:3493", clients=0, local=True)).status == "resolved"
 
 
@@ -465,7 +493,9 @@ def test_another_hosts_upsmon_does_not_protect_this_host() -> None:
     """NUMLOGINS counts every upsmon; when this host's upsmon.conf is readable, it decides."""
     gap_p1 = p1(ups("eaton@nas.lan:3493", clients=1, local=False))
     assert gap_p1.open
-    assert gap_p1.evidence == ("eaton@nas.lan:3493: this host's upsmon.conf does not monitor it with a SHUTDOWNCMD",)
+    (line,) = gap_p1.evidence
+    assert line.startswith("eaton@nas.lan:3493 OL")
+    assert line.endswith(": this host's upsmon.conf does not monitor it with a SHUTDOWNCMD")
 
 
 def test_unreachable_drive_without_redundancy_is_never_resolved() -> None:
@@ -480,6 +510,7 @@ def test_on_battery_low_battery_fsd_and_replace_battery_are_critical() -> None:
                        (("OL", "RB"), "asks for battery replacement")):
         gap_p1 = p1(ups("ups@127.0.0.1:3493", flags=flags))
         assert (gap_p1.open, gap_p1.severity) == (True, "critical")
-        assert gap_p1.evidence == (f"ups@127.0.0.1:3493 {' '.join(flags)}: {why}",)
+        (line,) = gap_p1.evidence
+        assert line.startswith(f"ups@127.0.0.1:3493 {' '.join(flags)}") and line.endswith(f": {why}")
     on_battery_only = p1(ups("ups@127.0.0.1:3493", flags=("OB", "DISCHRG")))
     assert on_battery_only.status == "resolved"  # on battery with charge left: upsmon waits, so do we

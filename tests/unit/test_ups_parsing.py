@@ -11,6 +11,7 @@ from collectors.ups.nut import (
     numbers,
     parse_status,
     parse_upsmon_conf,
+    phases,
     same_server,
     split_system,
     upsmon_protects,
@@ -163,3 +164,47 @@ def test_upsmon_protects() -> None:
     assert upsmon_protects(conf, "other", "127.0.0.1", 3493) is False
     assert upsmon_protects(UpsmonConf(conf.monitors, ""), "myups", "127.0.0.1", 3493) is False
     assert upsmon_protects(None, "myups", "127.0.0.1", 3493) is None
+
+
+# --- three-phase variables ---
+
+def test_phases_from_a_three_phase_dump() -> None:
+    # The variables of the Eaton 9395 dump (../shared/corpus/nut): L-N phases, bypass phases, per-phase load.
+    variables = {"input.L1-N.voltage": "249.00", "input.L2-N.voltage": "250.00", "input.L3-N.voltage": "250.00",
+                 "input.bypass.L1-N.voltage": "120.00", "output.L1-N.voltage": "240.00",
+                 "output.L2-N.voltage": "240.00", "output.L3-N.voltage": "240.00",
+                 "output.L1.power.percent": "25.00", "output.L2.power.percent": "32.00",
+                 "output.L3.power.percent": "28.00", "input.phases": "3.00"}
+    found, invalid = phases(variables)
+    assert invalid == []
+    assert found.input_volts == (("L1-N", 249.0), ("L2-N", 250.0), ("L3-N", 250.0))  # no bypass phase
+    assert found.lowest_input_neutral == 249.0
+    assert found.output_volts == (("L1-N", 240.0), ("L2-N", 240.0), ("L3-N", 240.0))
+    assert found.busiest_load_ratio == pytest.approx(0.32)
+
+
+def test_phase_to_phase_voltages_are_kept_but_never_the_lowest_neutral() -> None:
+    # APC Silcon: only L-L values, zero-padded as its driver writes them.
+    found, _ = phases({"input.L1-L2.voltage": "393.0", "input.L2-L3.voltage": "397.0",
+                       "input.L3-L1.voltage": "390.0", "output.L1.power.percent": "077.0"})
+    assert found.input_volts == (("L1-L2", 393.0), ("L2-L3", 397.0), ("L3-L1", 390.0))
+    assert found.lowest_input_neutral is None
+    assert found.busiest_load_ratio == pytest.approx(0.77)
+
+
+def test_a_single_phase_value_is_no_phase_table() -> None:
+    found, _ = phases({"input.L1-N.voltage": "231.0"})
+    assert found.input_volts == ()  # one phase: the single value says it all
+    assert found.lowest_input_neutral == 231.0
+
+
+@pytest.mark.parametrize(("var", "value"), [("input.L2-N.voltage", "701"), ("input.L2-N.voltage", "nan"),
+                                            ("output.L1-N.voltage", "-1"), ("output.L3.power.percent", "255"),
+                                            ("input.L2-N.voltage", "n/a")])
+def test_invalid_phase_values_are_listed_not_used(var: str, value: str) -> None:
+    found, invalid = phases({"input.L1-N.voltage": "230", "input.L3-N.voltage": "231", var: value})
+    assert [bad.var for bad in invalid] == [var]
+    direction, phase = var.split(".")[:2]
+    kept = found.input_volts if direction == "input" else found.output_volts
+    assert phase not in dict(kept)
+    assert found.lowest_input_neutral == 230.0

@@ -1,7 +1,11 @@
 """The pure SNMP UPS mapping: MIB units, enums, range checks. No agent, no pysnmp.
 
-The project's own APC recordings (tests/snmp_data) are read here with a small snmprec reader, so the values
-the integration tests serve through snmpsim are also checked without the network.
+The project's own recordings (tests/snmp_data) are read here with a small snmprec reader, so the values the
+integration tests serve through snmpsim are also checked without the network. They are written after real
+agents: the APC ones after AP9631/AP9635 cards, `cyberpower-cps*` after LibreNMS' CP1000PFCLCD capture
+(../shared/corpus/snmp, CPS-MIB only), `apc-symmetra-px-3ph` after PowerNet's upsPhase tables as NUT's
+apc-mib.c and LibreNMS read them (no public Symmetra PX walk exists), `ups-mib-source-other-onbattery` after the
+generic net-snmp based cards that answer upsOutputSource other(1).
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ from collectors.ups.snmp import (
     APC_BASIC_OUTPUT_STATUS,
     APC_HP_BATTERY_CAPACITY,
     APC_HP_OUTPUT_LOAD,
+    APC_PHASE_INPUT_VOLTAGE,
+    APC_PHASE_NUM_INPUT_PHASES,
+    CPS,
     POWERNET,
     UPS_ALARM_DESCR,
     UPS_ALARMS_PRESENT,
@@ -27,15 +34,20 @@ from collectors.ups.snmp import (
     UPS_ESTIMATED_MINUTES_REMAINING,
     UPS_IDENT_MANUFACTURER,
     UPS_IDENT_MODEL,
+    UPS_INPUT_NUM_LINES,
     UPS_INPUT_VOLTAGE,
     UPS_MIB,
+    UPS_OUTPUT_NUM_LINES,
     UPS_OUTPUT_PERCENT_LOAD,
     UPS_OUTPUT_SOURCE,
     UPS_OUTPUT_VOLTAGE,
+    UPS_SECONDS_ON_BATTERY,
     UPS_WELL_KNOWN_ALARMS,
     Value,
+    cps_flags,
     detect_mib,
     down,
+    map_cps,
     map_powernet,
     map_ups_mib,
     map_values,
@@ -70,6 +82,7 @@ def eaton_93e() -> dict[str, Value]:
     return {
         UPS_IDENT_MANUFACTURER: "EATON", UPS_IDENT_MODEL: "EATON 93E 80",
         UPS_BATTERY_STATUS: 2, UPS_ESTIMATED_MINUTES_REMAINING: 1092, UPS_ESTIMATED_CHARGE_REMAINING: 100,
+        UPS_INPUT_NUM_LINES: 3, UPS_OUTPUT_NUM_LINES: 3,
         f"{UPS_INPUT_VOLTAGE}.1": 227, f"{UPS_INPUT_VOLTAGE}.2": 227, f"{UPS_INPUT_VOLTAGE}.3": 233,
         UPS_OUTPUT_SOURCE: 3,
         f"{UPS_OUTPUT_VOLTAGE}.1": 220, f"{UPS_OUTPUT_VOLTAGE}.2": 220, f"{UPS_OUTPUT_VOLTAGE}.3": 220,
@@ -96,6 +109,8 @@ def test_clean_text_strips_padding_and_survives_bad_bytes() -> None:
 def test_detect_mib() -> None:
     assert detect_mib({APC_BASIC_OUTPUT_STATUS: 2, UPS_OUTPUT_SOURCE: 3}) == POWERNET  # APC cards can speak both
     assert detect_mib({UPS_OUTPUT_SOURCE: 3}) == UPS_MIB
+    # CyberPower cards answer upsIdentManufacturer "CPS" and nothing else of UPS-MIB (LibreNMS' capture)
+    assert detect_mib({"1.3.6.1.4.1.3808.1.1.1.4.1.1.0": 2, UPS_IDENT_MANUFACTURER: "CPS"}) == CPS
     assert detect_mib({UPS_BATTERY_STATUS: 2}) == UPS_MIB
     assert detect_mib({}) is None
     assert detect_mib({UPS_OUTPUT_SOURCE: "normal"}) is None
@@ -159,7 +174,39 @@ def test_powernet_battery_flags() -> None:
 
 # --- UPS-MIB mapping ---
 
-def test_ups_mib_three_phase_takes_the_worst_line() -> None:
+@pytest.mark.parametrize(("seconds", "alarms", "flags"), [
+    (95, (), ("OB",)),  # counting time on battery
+    (0, (2,), ("OB", "ALARM")),  # upsAlarmOnBattery, whatever the counter says
+    (None, (2,), ("OB", "ALARM")),
+    (0, (14,), ("OFF", "ALARM")),  # upsAlarmUpsOutputOff
+    (0, (), ("OL",)),  # RFC 1628: zero seconds on battery means not on battery
+    (0, (9,), ("OL", "BYPASS", "ALARM")),  # upsAlarmOnBypass
+    (None, (), ()),  # nothing says where the power comes from: no status, never a guessed "on line"
+])
+def test_ups_mib_output_source_other_falls_back(seconds: int | None, alarms: tuple[int, ...],
+                                                flags: tuple[str, ...]) -> None:
+    for source in (1, None):  # other(1), or an agent without upsOutputSource
+        assert ups_mib_flags(source, 2, len(alarms), alarms, seconds_on_battery=seconds) == flags
+
+
+def test_ups_mib_a_stated_source_wins_over_the_fallbacks() -> None:
+    # upsSecondsOnBattery is the time since the last switch on some agents, even back on mains.
+    assert ups_mib_flags(3, 2, seconds_on_battery=300) == ("OL",)
+    other = map_ups_mib(eaton_93e() | {UPS_OUTPUT_SOURCE: 1, UPS_SECONDS_ON_BATTERY: 0}, "u").reading
+    assert other.flags == ("OL",)
+    assert map_ups_mib(eaton_93e() | {UPS_OUTPUT_SOURCE: 1}, "u").reading.flags == ()
+
+
+def test_ups_mib_source_other_recording_reads_on_battery() -> None:
+    reading = map_values(UPS_MIB, read_snmprec(DATA / "ups-mib-source-other-onbattery.snmprec"), "u").reading
+    assert reading.flags == ("OB", "ALARM")
+    assert reading.on_battery and not reading.critical
+    assert reading.alarm == "on battery, input bad"
+    assert (reading.battery_charge_ratio, reading.battery_runtime_seconds) == (0.88, 23 * 60)
+    assert reading.input_voltage_volts == 0.0 and reading.input_phase_volts == ()  # one line: no per-line series
+
+
+def test_ups_mib_three_phase_exports_every_line_and_the_lowest() -> None:
     mapped = map_ups_mib(eaton_93e(), "eaton")
     reading = mapped.reading
     assert mapped.invalid == ()
@@ -169,18 +216,39 @@ def test_ups_mib_three_phase_takes_the_worst_line() -> None:
         "EATON", "EATON 93E 80", "", "UPS-MIB")
     assert reading.battery_charge_ratio == 1.0
     assert reading.battery_runtime_seconds == 65520.0  # 1092 minutes
-    assert reading.load_ratio == 0.21
-    assert reading.input_voltage_volts == 233.0
+    assert reading.load_ratio == 0.21  # the busiest line
+    assert reading.input_phase_volts == (("L1", 227.0), ("L2", 227.0), ("L3", 233.0))
+    assert reading.input_voltage_volts == 227.0  # the lowest line, not the highest (233)
+    assert reading.lowest_input_phase == ("L1", 227.0)
+    assert reading.output_phase_volts == (("L1", 220.0), ("L2", 220.0), ("L3", 220.0))
     assert reading.output_voltage_volts == 220.0
     assert reading.shutdown_clients is None and reading.local_upsmon is None
 
 
-def test_ups_mib_unused_lines_report_zero() -> None:
-    values = eaton_93e() | {f"{UPS_INPUT_VOLTAGE}.2": 0, f"{UPS_INPUT_VOLTAGE}.3": 0,
+def test_ups_mib_a_sagging_or_dead_phase_is_the_single_value() -> None:
+    sagging = map_ups_mib(eaton_93e() | {f"{UPS_INPUT_VOLTAGE}.2": 187}, "u").reading
+    assert (sagging.input_voltage_volts, sagging.lowest_input_phase) == (187.0, ("L2", 187.0))
+    dead = map_ups_mib(eaton_93e() | {f"{UPS_INPUT_VOLTAGE}.3": 0}, "u").reading
+    assert (dead.input_voltage_volts, dead.lowest_input_phase) == (0.0, ("L3", 0.0))
+
+
+def test_ups_mib_rows_beyond_num_lines_are_unused_lines() -> None:
+    # After snmpsim-data's UPS/phoenixtec-power: upsInputNumLines 1, and rows 2 and 3 at 0 V.
+    values = eaton_93e() | {UPS_INPUT_NUM_LINES: 1, UPS_OUTPUT_NUM_LINES: 1,
+                            f"{UPS_INPUT_VOLTAGE}.2": 0, f"{UPS_INPUT_VOLTAGE}.3": 0,
                             f"{UPS_OUTPUT_PERCENT_LOAD}.2": 0, f"{UPS_OUTPUT_PERCENT_LOAD}.3": 0}
     reading = map_ups_mib(values, "u").reading
     assert reading.input_voltage_volts == 227.0
     assert reading.load_ratio == 0.21
+    assert reading.input_phase_volts == () and reading.output_phase_volts == ()  # a single-line UPS
+
+
+def test_ups_mib_rows_indexed_with_a_trailing_zero() -> None:
+    # snmpsim-data's UPS/eastpower-istars-swv053 indexes rows "1.0", "2.0", "3.0".
+    values = {UPS_OUTPUT_SOURCE: 3, UPS_INPUT_NUM_LINES: 3, f"{UPS_INPUT_VOLTAGE}.1.0": 236,
+              f"{UPS_INPUT_VOLTAGE}.2.0": 236, f"{UPS_INPUT_VOLTAGE}.3.0": 234}
+    reading = map_ups_mib(values, "u").reading
+    assert reading.input_phase_volts == (("L1", 236.0), ("L2", 236.0), ("L3", 234.0))
 
 
 def test_ups_mib_out_of_range_values_are_omitted_and_reported() -> None:
@@ -196,7 +264,7 @@ def test_ups_mib_out_of_range_values_are_omitted_and_reported() -> None:
     assert reading.output_voltage_volts is None
     assert reading.load_ratio == 0.16  # line 1 (255 %) dropped, the others still count
     fields = {invalid.field for invalid in mapped.invalid}
-    assert {"battery charge", "battery runtime", "output voltage line 1", "output load line 1"} <= fields
+    assert {"battery charge", "battery runtime", "output voltage L1", "output load L1"} <= fields
 
 
 @pytest.mark.parametrize(("minutes", "expected"), [(0, None), (10080, 604800.0), (10081, None), (65535, None)])
@@ -308,6 +376,75 @@ def test_powernet_range_edges_are_valid() -> None:
     reading = map_powernet(values, "u").reading
     assert (reading.battery_charge_ratio, reading.load_ratio, reading.battery_runtime_seconds) == (
         1.0, 2.0, 604800.0)
+
+
+def test_powernet_three_phase_recording() -> None:
+    mapped = map_values(POWERNET, read_snmprec(DATA / "apc-symmetra-px-3ph.snmprec"), "px")
+    reading = mapped.reading
+    assert mapped.invalid == ()
+    assert (reading.model, reading.flags) == ("Symmetra PX 40kW", ("OL",))
+    # Mains phases only (input table 1; table 2 is the bypass, at 230 V while L2 of the mains sags).
+    assert reading.input_phase_volts == (("L1", 231.0), ("L2", 198.0), ("L3", 229.0))
+    assert reading.input_voltage_volts == 198.0  # the lowest phase, not upsAdvInputLineVoltage's 231
+    assert reading.lowest_input_phase == ("L2", 198.0)
+    assert reading.output_phase_volts == (("L1", 230.0), ("L2", 230.0))  # L3 reports -1: not measured
+    assert reading.output_voltage_volts == 230.0
+    assert reading.load_ratio == pytest.approx(0.384)
+
+
+def test_powernet_phase_rows_count_only_with_several_phases() -> None:
+    values = read_snmprec(DATA / "apc-smart-ups.snmprec") | {APC_PHASE_NUM_INPUT_PHASES: 1,
+                                                             f"{APC_PHASE_INPUT_VOLTAGE}.1.1.1": 231}
+    reading = map_powernet(values, "u").reading
+    assert reading.input_phase_volts == ()
+    assert reading.input_voltage_volts == 230.4  # the high-precision single value stays
+
+
+# --- CyberPower CPS-MIB mapping ---
+
+@pytest.mark.parametrize(("status", "flags"), [
+    (1, ()), (2, ("OL",)), (3, ("OB",)), (4, ("OL", "BOOST")), (5, ("OFF",)), (6, ("OFF",)), (7, ()),
+    (8, ("OL",)), (9, ("OL", "BYPASS")), (10, ("OL", "TRIM")), (11, ("OL", "OVER")), (99, ()),
+])
+def test_cps_output_status(status: int, flags: tuple[str, ...]) -> None:
+    assert cps_flags(status, 2) == flags
+
+
+def test_cps_battery_flags() -> None:
+    assert cps_flags(3, 3) == ("OB", "LB")
+    assert cps_flags(2, 4) == ("OL", "ALARM")  # batteryNotPresent
+    assert cps_flags(2, 2, replace_indicator=2) == ("OL", "RB")
+
+
+def test_cps_on_line_recording_asks_for_a_new_battery() -> None:
+    mapped = map_values(CPS, read_snmprec(DATA / "cyberpower-cps.snmprec"), "desk")
+    reading = mapped.reading
+    assert mapped.invalid == ()
+    assert reading.flags == ("OL", "RB")
+    assert reading.replace_battery and not reading.critical
+    assert (reading.manufacturer, reading.model, reading.serial, reading.driver) == (
+        "CyberPower", "CP1500PFCLCD", "CXXKV2012345", "CPS-MIB")
+    assert reading.battery_charge_ratio == 1.0
+    assert reading.battery_runtime_seconds == 1860.0  # TimeTicks / 100
+    assert reading.load_ratio == 0.17
+    assert (reading.input_voltage_volts, reading.output_voltage_volts) == (120.8, 120.0)  # tenths of a volt
+
+
+def test_cps_on_battery_recording() -> None:
+    reading = map_values(CPS, read_snmprec(DATA / "cyberpower-cps-onbattery.snmprec"), "desk").reading
+    assert reading.flags == ("OB", "LB")
+    assert reading.critical
+    assert (reading.battery_charge_ratio, reading.battery_runtime_seconds, reading.load_ratio) == (0.18, 240.0, 0.31)
+    assert reading.input_voltage_volts == 0.0
+
+
+def test_cps_three_phase_rows() -> None:
+    values = read_snmprec(DATA / "cyberpower-cps.snmprec") | {
+        "1.3.6.1.4.1.3808.1.1.1.9.1.1.0": 3, "1.3.6.1.4.1.3808.1.1.1.9.1.2.1.2.1": 2301,
+        "1.3.6.1.4.1.3808.1.1.1.9.1.2.1.2.2": 2288, "1.3.6.1.4.1.3808.1.1.1.9.1.2.1.2.3": 2104}
+    reading = map_cps(values, "u").reading
+    assert reading.input_phase_volts == (("L1", 230.1), ("L2", 228.8), ("L3", 210.4))
+    assert reading.input_voltage_volts == 210.4
 
 
 def test_down_reading() -> None:
