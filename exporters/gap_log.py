@@ -20,7 +20,9 @@ _MAX_EVIDENCE = 600  # characters of evidence per line: the journal is no place 
 
 
 def _state(gap: Gap) -> tuple[str, str]:
-    return gap.status, gap.severity if gap.status == "open" else ""
+    # Waiting for a first collection is its own state: the unknown that may follow it is news.
+    status = "waiting" if gap.waiting else gap.status
+    return status, gap.severity if status == "open" else ""
 
 
 def transitions(before: dict[str, tuple[str, str]], gaps: tuple[Gap, ...]) -> list[str]:

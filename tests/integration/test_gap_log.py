@@ -31,6 +31,9 @@ def test_each_change_is_one_line_with_its_evidence() -> None:
     assert blind == ["gap P1 cannot be evaluated: No UPS: ups collector failed: refused"]
     starting = Gap("P1", "No UPS", "power", False, "high", (), False, "waiting for the first ups collection", True)
     assert transitions({}, (starting,)) == []
+    # Undecidable after the wait is news, though both read "unknown".
+    assert transitions({"P1": ("waiting", "")}, (gap("unknown", reason="no UPS answered"),)) == [
+        "gap P1 cannot be evaluated: No UPS: no UPS answered"]
     vm = Gap("P5", "Unused PCIe slot", "capacity", False, "info", (), True, "no physical PCIe slot on this host",
              applicable=False)
     assert transitions({}, (vm,)) == [
