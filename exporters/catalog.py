@@ -22,12 +22,20 @@ from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
 
 from collectors.model.readings import (
+    AMT_PROVISIONING,
+    OOB_STATES,
     UPS_FLAGS,
     ArrayReading,
+    ComputeScan,
     DriveReading,
+    HostReading,
     LinkReading,
+    OobLocalReading,
+    OobReading,
     PcieLinkReading,
     SlotReading,
+    SwitchPortReading,
+    SwitchReading,
     UpsReading,
 )
 from collectors.model.snapshot import CollectorStatus, Gap, View
@@ -398,6 +406,39 @@ NICS = Kind[LinkReading](
     ),
 )
 
+SwitchField = Field[SwitchReading]
+SwitchPortField = Field[SwitchPortReading]
+
+_SWITCH = ("switch",)
+SWITCHES = Kind[SwitchReading](
+    name="switch", title="Switches", source=lambda view: view.snapshot.readings(SwitchReading), key_labels=_SWITCH,
+    key=lambda switch: (switch.switch,), sort_key=lambda switch: switch.switch,
+    fields=(
+        SwitchField("physgap_switch_up", "1 when the switch's SNMP agent answered the last poll; 0 while it does "
+                    "not (host down, port closed, wrong community or keys), and its ports are then unknown.",
+                    "SNMP answering", "boolean", _SWITCH, value=lambda s: _flag(s.up), ha=_CONNECTIVITY),
+    ),
+)
+
+_SWITCH_PORT = ("switch", "port")
+SWITCH_PORTS = Kind[SwitchPortReading](
+    name="switch_port", title="Switch ports", source=lambda view: view.snapshot.readings(SwitchPortReading),
+    key_labels=_SWITCH_PORT, key=lambda port: (port.switch, port.port),
+    sort_key=lambda port: (port.switch, port.if_index),
+    fields=(
+        SwitchPortField("physgap_switch_port_info", "Switch port identity; always 1. port is the switch's ifName, "
+                        "alias its ifAlias, interface this host's NIC cabled to it ([[switch]].ports or LLDP).",
+                        "Identity", "info", (*_SWITCH_PORT, "if_index", "alias", "interface", "mapped_by"), "info",
+                        value=_one, label_values=lambda p: (str(p.if_index), p.alias, p.interface, p.mapped_by)),
+        SwitchPortField("physgap_switch_port_up", "1 when the port is operationally up (IF-MIB ifOperStatus).",
+                        "Link up", "boolean", _SWITCH_PORT, value=lambda p: _flag(p.up), ha=_CONNECTIVITY),
+        SwitchPortField("physgap_switch_port_speed_bytes", "Negotiated speed of the port in bytes per second; "
+                        "absent while the port is down or reports no believable speed.", "Link speed", "bytes/s",
+                        _SWITCH_PORT, scale_note="IF-MIB ifHighSpeed Mbit/s × 125 000 (ifSpeed bit/s ÷ 8 without it)",
+                        value=lambda p: p.speed_bytes_per_second, ha=_DATA_RATE),
+    ),
+)
+
 SLOTS = Kind[SlotReading](
     name="slot", title="PCIe slots", source=lambda view: view.snapshot.readings(SlotReading), key_labels=("slot",),
     key=lambda slot: (slot.slot,), sort_key=lambda slot: slot.port,
@@ -529,8 +570,108 @@ ARRAYS = Kind[ArrayReading](
     ),
 )
 
+ComputeField = Field[ComputeScan]
+HostField = Field[HostReading]
+
+COMPUTE = Kind[ComputeScan](
+    # One object per host running physgap, and only where P4 applies: no empty table on a NAS.
+    name="compute", title="Compute cluster",
+    source=lambda view: (s for s in view.snapshot.readings(ComputeScan) if s.applicable), key_labels=(),
+    key=lambda _: (),
+    fields=(
+        ComputeField("physgap_compute_info", "Where the compute-host list comes from (pve: Proxmox VE .members; "
+                     "tcp: [hosts] compute, probed); always 1.", "Identity", "info", ("source", "cluster"),
+                     "info", value=_one, label_values=lambda s: (s.source, s.cluster)),
+        ComputeField("physgap_compute_hosts_online",
+                     "Compute hosts online (gap P4 opens below 2); absent while a host's state is undetermined "
+                     "or the list could not be read.", "Hosts online", "count", (),
+                     value=lambda s: _number(s.hosts_online)),
+        ComputeField("physgap_compute_hosts_configured",
+                     "Compute hosts the source lists: the Proxmox VE cluster's nodes (1 for a standalone node), "
+                     "or the [hosts] compute entries.", "Hosts listed", "count", (),
+                     value=lambda s: _number(s.hosts_configured)),
+        ComputeField("physgap_compute_cluster_quorate", "1 while the Proxmox VE cluster has quorum; absent when "
+                     "not clustered.", "Quorate", "boolean", (), value=lambda s: _optional_flag(s.quorate)),
+    ),
+)
+
+_HOST = ("host",)
+HOSTS = Kind[HostReading](
+    name="host", title="Compute hosts", source=lambda view: view.snapshot.readings(HostReading),
+    key_labels=_HOST, key=lambda host: (host.host,), sort_key=lambda host: host.host,
+    fields=(
+        HostField("physgap_host_info", "Compute host; always 1. address: its .members ip, or the address "
+                  "probed.", "Identity", "info", (*_HOST, "address", "cluster"), "info", value=_one,
+                  label_values=lambda h: (h.address, h.cluster)),
+        HostField("physgap_host_up", "1 when the compute host is online: a Proxmox VE node corosync counts as a "
+                  "member (source pve), or a configured host with a port that accepts TCP (source tcp); absent "
+                  "while undetermined (a name that does not resolve).", "Online", "boolean", (*_HOST, "source"),
+                  value=lambda h: _optional_flag(h.online), label_values=lambda h: (h.source,),
+                  ha=_CONNECTIVITY),
+    ),
+)
+
+OobField = Field[OobReading]
+OobLocalField = Field[OobLocalReading]
+
+
+def _oob_provisioning(target: OobReading) -> float | None:
+    known = target.provisioning in AMT_PROVISIONING
+    return float(AMT_PROVISIONING.index(target.provisioning)) if known else None
+
+
+_TARGET = ("target",)
+OOB = Kind[OobReading](
+    name="oob", title="Out-of-band management", source=lambda view: view.snapshot.readings(OobReading),
+    key_labels=_TARGET, key=lambda target: (target.target,), sort_key=lambda target: target.target,
+    fields=(
+        OobField("physgap_oob_up", "1 when the [[oob.targets]] endpoint answered as its kind: AMT with its Server "
+                 "banner and a Digest:<hex> realm on /wsman, IPMI/ASF with an RMCP presence pong, tcp with an "
+                 "accepted connection.", "Answering", "boolean", (*_TARGET, "kind"), value=lambda t: _flag(t.up),
+                 label_values=lambda t: (t.kind,), ha=_CONNECTIVITY),
+        OobField("physgap_oob_probe_state", "How the last probe ended.", "Probe state", "state", _TARGET,
+                 scale_note=_state_note(OOB_STATES), states=OOB_STATES,
+                 value=lambda t: float(OOB_STATES.index(t.state)) if t.state in OOB_STATES else None),
+        OobField("physgap_oob_probe_duration_seconds", "Wall time of the last probe of the endpoint.",
+                 "Probe duration", "seconds", _TARGET, value=lambda t: t.duration_seconds,
+                 ha=HomeAssistant("sensor", device_class="duration", unit_of_measurement="s",
+                                  state_class="measurement", entity_category="diagnostic")),
+        OobField("physgap_oob_info", "Out-of-band endpoint identity; always 1. product and version as the endpoint "
+                 "said (AMT Server header, RMCP pong); empty until it answered.", "Identity", "info",
+                 (*_TARGET, "kind", "product", "version", "host", "port"), "info", value=_one,
+                 label_values=lambda t: (t.kind, t.product, t.version, t.host, str(t.port))),
+        OobField("physgap_oob_amt_provisioning_state", "Intel AMT provisioning state from the RMCP pong (ipmi "
+                 "targets that are AMT); absent when the pong does not carry it.", "AMT provisioning", "state",
+                 _TARGET, scale_note=_state_note(AMT_PROVISIONING), states=AMT_PROVISIONING,
+                 value=_oob_provisioning),
+        OobField("physgap_oob_host_powered_on", "1 when AMT reports the managed host on (CIM PowerState 2), 0 "
+                 "when asleep or off; needs username and password_file, absent without them.", "Host powered on",
+                 "boolean", _TARGET, value=lambda t: _optional_flag(t.powered_on),
+                 ha=HomeAssistant("binary_sensor", device_class="power")),
+    ),
+)
+
+_CAPABILITY = ("capability",)
+OOB_LOCAL = Kind[OobLocalReading](
+    name="oob_local", title="Out-of-band hardware of this host",
+    source=lambda view: view.snapshot.readings(OobLocalReading), key_labels=_CAPABILITY,
+    key=lambda local: (local.capability,), sort_key=lambda local: local.capability,
+    fields=(
+        OobLocalField("physgap_oob_local_present", "1 when this host's hardware has it: mei = Intel ME (HECI), "
+                      "amt = Intel AMT (the AMT SOL PCI function or an SMBIOS $AMT record with flags set), ipmi = "
+                      "a BMC (/dev/ipmi0, ACPI IPI0001, SMBIOS type 38); absent when it could not be read.",
+                      "Present", "boolean", _CAPABILITY, value=lambda c: _optional_flag(c.present),
+                      ha=_FLAG_DIAGNOSTIC),
+        OobLocalField("physgap_oob_local_info", "How the capability was decided; always 1. version: the ME "
+                      "firmware where /sys/class/mei exposes it.", "Identity", "info",
+                      (*_CAPABILITY, "version", "evidence"), "info", value=_one,
+                      label_values=lambda c: (c.version, c.evidence)),
+    ),
+)
+
 # Exposition order: the order of kinds, then of fields within a kind.
-CATALOG: tuple[Kind[Any], ...] = (BUILD, COLLECTORS, GAPS, UPS, NICS, SLOTS, PCIE_LINKS, DRIVES, ARRAYS)
+CATALOG: tuple[Kind[Any], ...] = (BUILD, COLLECTORS, GAPS, UPS, NICS, SWITCHES, SWITCH_PORTS, SLOTS, PCIE_LINKS,
+                                  DRIVES, ARRAYS, COMPUTE, HOSTS, OOB, OOB_LOCAL)
 
 
 def fields() -> Iterator[tuple[Kind[Any], Field[Any]]]:

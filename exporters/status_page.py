@@ -36,9 +36,11 @@ from exporters.status_page_css import CONTENT_SECURITY_POLICY, CSS
 
 REFRESH_SECONDS = 30
 
-# Sections in the order an operator reads them (the issue's: drives, arrays, UPSes, links, slots). A kind the
-# catalog gains later (out-of-band, compute hosts) is appended after these without a change here.
-SECTION_ORDER = ("drive", "array", "ups", "nic", "slot", "pcie_link")
+# Sections in the order an operator reads them (the issue's: drives, arrays, UPSes, links, slots), each link's
+# switch side after the links, then out-of-band management and compute hosts. A kind the catalog gains later
+# is appended after these without a change here.
+SECTION_ORDER = ("drive", "array", "ups", "nic", "switch", "switch_port", "slot", "pcie_link", "oob", "oob_local",
+                 "compute", "host")
 # Not sections of their own: the build is in the header, gaps have the assessment's columns, collectors go last
 # with their errors.
 _SPECIAL = {"build", GAPS.name, COLLECTORS.name}

@@ -141,8 +141,8 @@ def http_get(url: str, timeout: float = 5) -> tuple[int, str]:
 
 def write_config(path: Path, sysfs: Path, state: Path, port: int, extra: str = "",
                  smart_scenario: dict[str, Any] | None = None, mdstat: str = "") -> Path:
-    """A config for a test host: its own sysfs and procfs, a stand-in smartctl (no drives unless a scenario
-    says so), no zpool, no dmidecode."""
+    """A config for a test host: its own sysfs, procfs and /dev, a stand-in smartctl (no drives unless a
+    scenario says so), no zpool, no dmidecode (so no test reads this machine's own SMBIOS or /dev/ipmi0)."""
     from tests.smartctl_standin import write_scenario, write_wrapper
 
     smart_dir = path.parent / "smartctl"
@@ -151,6 +151,8 @@ def write_config(path: Path, sysfs: Path, state: Path, port: int, extra: str = "
                                                            "devices": []}, "devices": {}})
     procfs = path.parent / "proc"
     procfs.mkdir(exist_ok=True)
+    dev = path.parent / "dev"
+    dev.mkdir(exist_ok=True)
     if mdstat:
         (procfs / "mdstat").write_text(mdstat)
     path.write_text(
@@ -160,7 +162,8 @@ def write_config(path: Path, sysfs: Path, state: Path, port: int, extra: str = "
         f'[smart]\nsmartctl = "{smartctl}"\ninterval = "1s"\n\n'
         f'[storage]\nzpool = "{path.parent / "no-zpool"}"\n\n'
         f'[ups]\nautodetect = false\nupsmon_conf = ""\n\n'
-        f'[pcie]\ndmidecode = "/bin/true"\n\n{extra}'
+        f'[pcie]\ndmidecode = "/bin/true"\n\n'
+        f'[oob]\ndmidecode = "/bin/true"\ndev = "{dev}"\n\n{extra}'
     )
     return path
 

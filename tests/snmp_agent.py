@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -144,11 +145,12 @@ class SnmpAgent:
 
 
 def start_agent(data_dir: Path, work_dir: Path, probe_community: str | None = None,
-                wait: float = 30) -> SnmpAgent:
+                wait: float = 30, extra_args: Sequence[str] = ()) -> SnmpAgent:
     """Start the responder on a free 127.0.0.1 port serving `data_dir`; return once it answers a GET.
 
     Keep `data_dir` small: the agent indexes every recording before it listens (the whole snmpsim-data
     collection takes many seconds), so tests copy in only what they use.
+    `extra_args` go to the responder as they are (e.g. an SNMPv3 user: `--v3-user`, `--v3-auth-key`, ...).
     """
     responder = require_snmpsim()
     recordings = sorted(p for p in data_dir.rglob("*") if p.name.endswith(_RECORDING_SUFFIXES))
@@ -163,7 +165,7 @@ def start_agent(data_dir: Path, work_dir: Path, probe_community: str | None = No
         env["SNMPSIM_ALLOW_ROOT"] = "true"  # see the module docstring for why not --process-user nobody
     port = free_udp_port()
     argv = [responder, f"--data-dir={data_dir}", f"--cache-dir={cache}",
-            f"--agent-udpv4-endpoint=127.0.0.1:{port}"]
+            f"--agent-udpv4-endpoint=127.0.0.1:{port}", *extra_args]
     with log.open("wb") as sink:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT, env=env)
     agent = SnmpAgent(proc, port, data_dir, log)

@@ -1,5 +1,5 @@
-"""An SNMP v1/v2c client for collectors: pysnmp's asyncio hlapi behind GET, bounded column walks and one
-concurrent, deadline-bound poll of many agents.
+"""An SNMP v1/v2c/v3 client for collectors: pysnmp's asyncio hlapi behind GET, bounded column walks (GETBULK
+over several columns at once where the version has it) and one concurrent, deadline-bound poll of many agents.
 
 What it guarantees, so that a collector (UPS-MIB and PowerNet UPSes, IF-MIB switch ports) only maps values:
 
@@ -12,13 +12,15 @@ What it guarantees, so that a collector (UPS-MIB and PowerNet UPSes, IF-MIB swit
   than what is left of the run, and the daemon stopping ends the run at once (Cancelled).
 * A silent agent, an unresolvable host, an unreadable community file or a pysnmp surprise becomes that
   agent's failure with an operator-facing reason; it never costs the other agents their answers.
-* The community is a secret: read with the kit's secret reader, never part of a reason, log line or repr.
+* The community and the SNMPv3 keys are secrets: read with the kit's secret reader, never part of a reason,
+  log line or repr.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import logging
 import socket
 import threading
@@ -29,6 +31,7 @@ from typing import Any, TypeVar
 
 from collectors.kit.context import Cancelled, RunContext
 from collectors.kit.secrets import SecretError, read_secret, warn_if_others_can_read
+from collectors.kit.snmp_target import SnmpTarget
 from collectors.kit.warnonce import WarnOnce
 
 log = logging.getLogger(__name__)
@@ -43,6 +46,11 @@ Values = Mapping[str, Value]  # dotted OID without a leading dot -> value; objec
 RETRIES = 1
 # Rows read from one table column at most: a runaway agent must not walk forever.
 MAX_ROWS = 64
+# Rows asked per GETBULK: 10 rows of 7 IF-MIB columns stay near 2 KB, well inside what agents send in one
+# datagram (an agent may send fewer; the walk then simply asks again).
+BULK_REPETITIONS = 10
+# USM keys shorter than this are refused by RFC 3414 agents (and by pysnmp) anyway; saying so is clearer.
+MIN_USM_KEY = 8
 # How often the run looks at the daemon's cancel event while waiting on agents.
 _CANCEL_POLL = 0.1
 # No request waits less than this, even when the run is nearly out of time: it would only fail spuriously.
@@ -54,14 +62,28 @@ class SnmpError(Exception):
 
 
 @dataclass(frozen=True)
+class Usm:
+    """SNMPv3 user-based security: authNoPriv without a privacy key, else authPriv."""
+
+    username: str
+    auth_protocol: str  # one of snmp_target.AUTH_PROTOCOLS
+    auth_key: str = field(repr=False)
+    priv_protocol: str  # one of snmp_target.PRIV_PROTOCOLS
+    priv_key: str | None = field(default=None, repr=False)
+    context: str = ""
+
+
+@dataclass(frozen=True)
 class Agent:
-    """Where and how to ask: an address, a community and SNMP version "1" or "2c", a per-request timeout."""
+    """Where and how to ask: an address, a community and SNMP version "1" or "2c" (or version "3" with `usm`),
+    a per-request timeout."""
 
     host: str
     port: int
     community: str = field(repr=False)
     version: str
     timeout: float
+    usm: Usm | None = None
 
 
 def read_community(community: str, path: Path | None, warn: WarnOnce) -> str:
@@ -75,6 +97,34 @@ def read_community(community: str, path: Path | None, warn: WarnOnce) -> str:
         raise SnmpError(f"no community: {exc}") from None
     warn_if_others_can_read(secret, warn, "community file %s is world-readable; chmod o-r it")
     return secret.value
+
+
+def _usm_key(path: Path | None, what: str, warn: WarnOnce) -> str:
+    if path is None:
+        raise SnmpError(f"SNMPv3: no {what} key file configured")
+    try:
+        secret = read_secret(path)
+    except SecretError as exc:
+        raise SnmpError(f"no SNMPv3 {what} key: {exc}") from None
+    warn_if_others_can_read(secret, warn, f"SNMPv3 {what} key file %s is world-readable; chmod o-r it")
+    if len(secret.value) < MIN_USM_KEY:
+        raise SnmpError(f"SNMPv3 {what} key in {secret.path} is shorter than {MIN_USM_KEY} characters")
+    return secret.value
+
+
+def agent_for(target: SnmpTarget, warn: WarnOnce) -> Agent:
+    """The Agent a configured target describes, its secrets read now (a rotated one is picked up without a
+    restart). SnmpError names a file or a missing key, never a secret."""
+    if target.version != "3":
+        community = read_community(target.community, target.community_file, warn)
+        return Agent(target.host, target.port, community, target.version, target.timeout)
+    if not target.username:
+        raise SnmpError("SNMPv3: no username configured")
+    usm = Usm(target.username, target.auth_protocol, _usm_key(target.auth_key_file, "authentication", warn),
+              target.priv_protocol,
+              None if target.priv_key_file is None else _usm_key(target.priv_key_file, "privacy", warn),
+              target.context)
+    return Agent(target.host, target.port, "", "3", target.timeout, usm)
 
 
 def clean_text(raw: bytes) -> str:
@@ -147,10 +197,15 @@ def _resolve(host: str, port: int) -> asyncio.Future[tuple[int, tuple[str, int]]
 class Session:
     """One agent, one community, one transport: GET with SNMPv1 tolerance and bounded column walks."""
 
-    def __init__(self, engine: Any, auth: Any, transport: Any) -> None:
+    def __init__(self, engine: Any, auth: Any, transport: Any, context: str = "", bulk: bool = False) -> None:
         self._engine = engine
         self._auth = auth
         self._transport = transport
+        self._context = context
+        self._bulk = bulk  # GETBULK exists from SNMPv2c on
+
+    def _context_data(self) -> Any:
+        return _hlapi().ContextData(contextName=self._context) if self._context else _hlapi().ContextData()
 
     async def get(self, oids: Sequence[str]) -> dict[str, Value]:
         """The objects the agent has among `oids`; SnmpError when it does not answer."""
@@ -158,7 +213,7 @@ class Session:
         wanted = list(oids)
         while wanted:
             error_indication, error_status, error_index, var_binds = await hlapi.get_cmd(
-                self._engine, self._auth, self._transport, hlapi.ContextData(),
+                self._engine, self._auth, self._transport, self._context_data(),
                 *(hlapi.ObjectType(hlapi.ObjectIdentity(oid)) for oid in wanted), lookupMib=False)
             if error_indication:
                 raise SnmpError(_indication(error_indication))
@@ -175,7 +230,7 @@ class Session:
         """The rows of one table column (`column.index` -> value), at most `max_rows`."""
         hlapi = _hlapi()
         values: dict[str, Value] = {}
-        rows = hlapi.walk_cmd(self._engine, self._auth, self._transport, hlapi.ContextData(),
+        rows = hlapi.walk_cmd(self._engine, self._auth, self._transport, self._context_data(),
                               hlapi.ObjectType(hlapi.ObjectIdentity(column)),
                               lexicographicMode=False, lookupMib=False, maxRows=max_rows)
         async with contextlib.aclosing(rows):
@@ -188,6 +243,57 @@ class Session:
         return values
 
 
+    async def columns(self, columns: Sequence[str], max_rows: int = MAX_ROWS) -> dict[str, Value]:
+        """The rows of several columns of one table (`column.index` -> value), at most `max_rows` each.
+
+        With GETBULK (SNMPv2c, v3) all columns advance together, BULK_REPETITIONS rows per request: a
+        50-port switch's seven IF-MIB columns take a handful of requests instead of 350 GETNEXTs. SNMPv1
+        walks column by column."""
+        if not self._bulk:
+            values: dict[str, Value] = {}
+            for column in columns:
+                values.update(await self.walk(column, max_rows))
+            return values
+        return await self._bulk_columns(columns, max_rows)
+
+    async def _bulk_columns(self, columns: Sequence[str], max_rows: int) -> dict[str, Value]:
+        hlapi = _hlapi()
+        values: dict[str, Value] = {}
+        cursors = {column: column for column in dict.fromkeys(columns)}  # column -> last OID read in it
+        counts = dict.fromkeys(cursors, 0)
+        while cursors:
+            active = list(cursors)
+            error_indication, error_status, _index, var_binds = await hlapi.bulk_cmd(
+                self._engine, self._auth, self._transport, self._context_data(), 0, BULK_REPETITIONS,
+                *(hlapi.ObjectType(hlapi.ObjectIdentity(cursors[column])) for column in active), lookupMib=False)
+            if error_indication:
+                raise SnmpError(_indication(error_indication))
+            if error_status or not var_binds:
+                break  # an agent error inside one table costs that table only
+            finished: set[str] = set()
+            # The answer is row-major: repetition r of column c sits at r * len(active) + c.
+            for position, (name, value) in enumerate(var_binds):
+                column = active[position % len(active)]
+                if column in finished:
+                    continue
+                oid = str(name)
+                plain = _plain(value)
+                if (plain is None or not oid.startswith(column + ".")
+                        or not _increases(cursors[column], oid) or counts[column] >= max_rows):
+                    finished.add(column)  # past the column, end of the MIB, a looping agent or the row cap
+                    continue
+                values[oid] = plain
+                cursors[column] = oid
+                counts[column] += 1
+            for column in finished:
+                del cursors[column]
+        return values
+
+
+def _increases(before: str, after: str) -> bool:
+    return tuple(int(arc) for arc in after.split(".")) > tuple(int(arc) for arc in before.split("."))
+
+
 def _collect(var_binds: Any) -> dict[str, Value]:
     return {str(name): plain for name, value in var_binds if (plain := _plain(value)) is not None}
 
@@ -198,6 +304,7 @@ class Engine:
     def __init__(self, ctx: RunContext) -> None:
         self._engine = _hlapi().SnmpEngine()
         self._ctx = ctx
+        self._v3_engines: list[Any] = []
 
     async def session(self, agent: Agent) -> Session:
         """Resolve the agent's host and open a transport whose worst case fits in what is left of the run."""
@@ -210,12 +317,41 @@ class Engine:
         timeout = max(_MIN_TIMEOUT, min(agent.timeout, self._ctx.remaining() / (RETRIES + 1)))
         transport_class = hlapi.Udp6TransportTarget if family == socket.AF_INET6 else hlapi.UdpTransportTarget
         transport = await transport_class.create(address, timeout=timeout, retries=RETRIES)
+        if agent.usm is not None:
+            # An engine of its own: pysnmp keys SNMPv3 users by name within an engine, so two switches with
+            # one user name but different keys would otherwise both be asked with whichever came last.
+            auth = _usm_auth(agent.usm)
+            engine = hlapi.SnmpEngine()
+            self._v3_engines.append(engine)
+            return Session(engine, auth, transport, agent.usm.context, bulk=True)
         auth = hlapi.CommunityData(agent.community, mpModel=0 if agent.version == "1" else 1)
-        return Session(self._engine, auth, transport)
+        return Session(self._engine, auth, transport, bulk=agent.version != "1")
 
     def close(self) -> None:
         # Closes this run's sockets and timer; the next run makes a fresh engine in a fresh loop.
-        self._engine.close_dispatcher()
+        for engine in (self._engine, *self._v3_engines):
+            engine.close_dispatcher()
+
+
+_AUTH_NAMES = {"MD5": "usmHMACMD5AuthProtocol", "SHA": "usmHMACSHAAuthProtocol",
+               "SHA224": "usmHMAC128SHA224AuthProtocol", "SHA256": "usmHMAC192SHA256AuthProtocol",
+               "SHA384": "usmHMAC256SHA384AuthProtocol", "SHA512": "usmHMAC384SHA512AuthProtocol"}
+_PRIV_NAMES = {"DES": "usmDESPrivProtocol", "AES": "usmAesCfb128Protocol", "AES192": "usmAesCfb192Protocol",
+               "AES256": "usmAesCfb256Protocol"}
+
+
+def _usm_auth(usm: Usm) -> Any:
+    hlapi = _hlapi()
+    auth_protocol = getattr(hlapi, _AUTH_NAMES[usm.auth_protocol])
+    if usm.priv_key is None:
+        return hlapi.UsmUserData(usm.username, usm.auth_key, authProtocol=auth_protocol)
+    # pysnmp's ciphers come from `cryptography`; without it every request would fail with an obscure
+    # "Ciphering services not available".
+    if importlib.util.find_spec("cryptography") is None:
+        raise SnmpError("SNMPv3 privacy (priv_key_file) needs the Python package cryptography, which is not "
+                        "installed")
+    return hlapi.UsmUserData(usm.username, usm.auth_key, usm.priv_key, authProtocol=auth_protocol,
+                             privProtocol=getattr(hlapi, _PRIV_NAMES[usm.priv_protocol]))
 
 
 def poll_all(ctx: RunContext, targets: Sequence[T], poll: Callable[[Engine, T], Awaitable[R]],

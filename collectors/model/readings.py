@@ -258,7 +258,119 @@ class UpsReading:
         return tuple((flag, flag in self.flags) for flag in (*UPS_FLAGS, *extra))
 
 
-Reading = LinkReading | PcieLinkReading | SlotReading | DriveReading | ArrayReading | UpsReading
+@dataclass(frozen=True)
+class SwitchReading:
+    """One configured switch ([[switch]]): whether its SNMP agent answered, and which of this host's NICs are
+    cabled to it (by [[switch]].ports or LLDP), so a NIC whose switch is silent reads "switch side unknown"."""
+
+    switch: str  # the configured name, else the host
+    up: bool  # the agent answered this run; False: every port of it is unknown, `reason` says why
+    reason: str  # "" when up
+    sys_name: str = ""  # sysName.0 as the switch reports it
+    # (local interface, the port it should be on: "te1", "ifIndex 17", "LLDP port id gi17"): every NIC mapped
+    # to this switch, resolved to a port or not
+    links: tuple[tuple[str, str], ...] = ()
+    unmatched: tuple[str, ...] = ()  # local interfaces of `links` whose port the switch does not have
+
+
+# ifOperStatus values (IF-MIB), 1-based on the wire: 1 up ... 7 lowerLayerDown.
+IF_OPER_STATUSES = ("up", "down", "testing", "unknown", "dormant", "notPresent", "lowerLayerDown")
+
+
+@dataclass(frozen=True)
+class SwitchPortReading:
+    """One physical port of a switch as IF-MIB describes it. A speed is only ever that of an up port: agents
+    report 0, 10 or the port's nominal speed on down ports, and sentinels (0, 4294967295) are unknown."""
+
+    switch: str
+    if_index: int
+    port: str  # ifName (else ifDescr, else the ifIndex): the name the switch's own UI shows
+    alias: str  # ifAlias: the operator's description on the switch
+    oper_status: str  # one of IF_OPER_STATUSES, "unknown" when absent or out of range
+    speed_mbps: int | None  # ifHighSpeed (Mbit/s), else ifSpeed / 10^6; None unless up and plausible
+    interface: str = ""  # this host's NIC cabled to the port ("" when none is mapped)
+    mapped_by: str = ""  # "config" | "lldp" | ""
+
+    @property
+    def up(self) -> bool:
+        return self.oper_status == "up"
+
+    @property
+    def speed_bytes_per_second(self) -> float | None:
+        return _bytes_per_second(self.speed_mbps)
+
+
+@dataclass(frozen=True)
+class HostReading:
+    """One compute host: a node of this host's Proxmox cluster (from .members), or a configured host probed
+    over TCP from here. `online` None means not determined (a name that does not resolve, a probe cut off by
+    the run's deadline, a membership flag that is neither 0 nor 1): never counted as online or offline."""
+
+    host: str  # the Proxmox node name, or the compute entry as configured ("pve2", "10.0.10.6:22")
+    source: str  # "pve" (cluster membership) | "tcp" (probed from this host)
+    online: bool | None
+    detail: str  # how `online` was decided: "corosync member", "8006 open", "refused on 8006, 22", ...
+    address: str = ""  # the node's ip in .members, or the address that answered / was tried
+    cluster: str = ""  # the Proxmox cluster name; "" for a standalone node or a probed host
+    local: bool = False  # this very node (the .members nodename)
+
+
+# An out-of-band probe's outcome, value 0 first (physgap_oob_probe_state). "answering": the endpoint answered as
+# its kind (AMT: Server banner AND a Digest realm "Digest:<hex>" on an unauthenticated /wsman POST; IPMI: an
+# RMCP/ASF presence pong; tcp: the port accepted). "not_oob": something answered, but not as that kind (a
+# plain web server, firmware that only copies the AMT banner). "refused": the host is up, the port closed.
+# "timeout": no answer within the target's deadline. "unreachable": the network said so (no route, ICMP host
+# unreachable). "unresolvable": the name does not resolve. "error": anything else (the detail says what).
+OOB_STATES = ("answering", "not_oob", "refused", "timeout", "unreachable", "unresolvable", "error")
+# AMT provisioning states as the RMCP pong encodes them (0 pre, 1 in, 2 post).
+AMT_PROVISIONING = ("pre", "in", "post")
+
+
+@dataclass(frozen=True)
+class OobReading:
+    """One configured out-of-band endpoint ([[oob.targets]]) as one probe round found it."""
+
+    target: str  # the configured name
+    kind: str  # "amt" | "ipmi" | "tcp"
+    host: str
+    port: int  # the port that decided the state (AMT: 16992, or 16993 after 16992 refused)
+    state: str  # one of OOB_STATES
+    detail: str  # what was seen, for the report: "Intel AMT 15.0.23 (Digest realm)", "refused on 16992, 16993"
+    duration_seconds: float  # wall time of this target's probe
+    product: str = ""  # "Intel AMT", "IPMI", "ASF", "" when nothing identified itself
+    version: str = ""  # "15.0.23.1706" from the AMT Server header, "11.6" from an RMCP pong
+    provisioning: str = ""  # one of AMT_PROVISIONING, from an RMCP pong that carries it; "" unknown
+    # CIM_AssociatedPowerManagementService.PowerState (2 on, 4 sleep S3, 7 hibernate S4, 8 off S5, ...): only
+    # with credentials; None when not asked or not answered.
+    power_state: int | None = None
+
+    @property
+    def up(self) -> bool:
+        return self.state == "answering"
+
+    @property
+    def powered_on(self) -> bool | None:
+        return None if self.power_state is None else self.power_state == 2
+
+
+@dataclass(frozen=True)
+class OobLocalReading:
+    """What this host's own hardware offers for out-of-band management, read without the network.
+
+    One per capability: "mei" (an Intel ME/CSME: the HECI PCI function or the mei driver), "amt" (Intel AMT:
+    the AMT SOL PCI function or an SMBIOS `$AMT` record with its flags set), "ipmi" (a BMC: /dev/ipmi0, the ACPI
+    IPI0001 device or an SMBIOS type 38 record). `present` None: could not be read; `evidence` says why.
+    """
+
+    capability: str  # "mei" | "amt" | "ipmi"
+    present: bool | None
+    evidence: str  # how it was decided: "PCI 0000:00:16.3 8086:a2bd (AMT SOL)", "SMBIOS type 38 (KCS)", ...
+    version: str = ""  # firmware version where the host exposes it (ME firmware from /sys/class/mei)
+
+
+Reading = (LinkReading | PcieLinkReading | SlotReading | DriveReading | ArrayReading | UpsReading | HostReading
+           | SwitchReading | SwitchPortReading
+           | OobReading | OobLocalReading)
 
 
 @dataclass(frozen=True)
@@ -283,4 +395,28 @@ class StorageScan:
     reason: str  # "" when complete; else which source could not be read and why
 
 
-AnyReading = Reading | SlotScan | StorageScan
+@dataclass(frozen=True)
+class ComputeScan:
+    """Where this host's compute-host list came from, and whether it could be read at all.
+
+    Without it, an empty set of HostReadings would be ambiguous: a host outside any compute cluster (then
+    `source` is "" and gap P4 cannot apply), or a membership file that could not be read (`complete` False:
+    unknown, never "0 hosts online").
+    """
+
+    source: str  # "pve" (Proxmox .members) | "tcp" (configured hosts, probed) | "" (nothing to go by)
+    complete: bool  # the source was read; False (with `reason`) when it exists but could not be
+    reason: str  # what was read, or why nothing could be
+    cluster: str = ""  # Proxmox cluster name; "" when standalone or probed
+    quorate: bool | None = None  # the Proxmox cluster's quorum, when clustered
+    hosts_configured: int | None = None  # hosts the source lists (cluster nodes, compute entries)
+    hosts_online: int | None = None  # of those, online; None unless every host's state is known
+    note: str = ""  # what else the operator should know: a .members that could not be read, so the
+    # compute list was probed instead; a node list shorter than the cluster's own node count
+
+    @property
+    def applicable(self) -> bool:
+        return bool(self.source)
+
+
+AnyReading = Reading | SlotScan | StorageScan | ComputeScan

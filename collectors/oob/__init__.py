@@ -1,17 +1,25 @@
-"""Out-of-band management (gap P6): Intel AMT, IPMI and plain TCP endpoints. The section is parsed and
-checked; the probes themselves are not built yet."""
+"""Out-of-band management (gap P6): probes of configured Intel AMT, IPMI and plain TCP endpoints (run from
+another host: a machine cannot reach its own AMT over its own NIC), and this host's own OOB hardware (Intel
+ME/AMT, a BMC) read from sysfs, /dev and SMBIOS."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from collectors.oob.collector import OobProbeCollector, round_timeout
 from collectors.oob.config import SECTION, OobConfig
+from collectors.oob.local import OobLocalCollector
 from collectors.registry import Environment, Planned, Source, register
 
 
 def plan(config: OobConfig, env: Environment) -> Sequence[Planned]:
-    del config, env
-    return []
+    planned: list[Planned] = []
+    if config.local:
+        local = OobLocalCollector(sysfs=env.sysfs, dev=config.dev, dmidecode=config.dmidecode)
+        planned.append(Planned(local, config.interval, config.timeout))
+    if config.targets:
+        planned.append(Planned(OobProbeCollector(config.targets), config.interval, round_timeout(config.targets)))
+    return planned
 
 
-SOURCE = register(Source(SECTION, plan, pending="out-of-band (AMT/IPMI) probing (gap P6)"))
+SOURCE = register(Source(SECTION, plan))

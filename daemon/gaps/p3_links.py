@@ -1,11 +1,17 @@
-"""P3: links running below what the NIC (or the operator's plan) can do."""
+"""P3: links running below what the NIC (or the operator's plan) can do.
+
+Where a NIC is mapped to a switch port ([[switch]].ports or LLDP), its evidence names both ends:
+`enp2s0f0np0 1G of 10G; switch usw-16 port te1 at 1G`. The switch side only ever adds to what the NIC side
+decided: a silent switch makes its side "unknown" in the evidence, and never opens or resolves the gap.
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from collectors.model.gaps import Finding, GapRule, RuleContext
-from collectors.model.readings import LinkReading
+from collectors.model.readings import LinkReading, SwitchPortReading, SwitchReading
 from daemon.gaps.units import speed_text
 
 if TYPE_CHECKING:
@@ -14,6 +20,42 @@ if TYPE_CHECKING:
 
 def evaluate(snapshot: Snapshot, ctx: RuleContext) -> Finding:
     del ctx
+    finding = _evaluate_links(snapshot)
+    ends = switch_ends(snapshot.readings(SwitchReading), snapshot.readings(SwitchPortReading))
+    if not ends or not finding.evidence:
+        return finding
+    return replace(finding, evidence=tuple(_both_ends(text, ends) for text in finding.evidence))
+
+
+def switch_ends(switches: tuple[SwitchReading, ...], ports: tuple[SwitchPortReading, ...]) -> dict[str, str]:
+    """Local interface -> what its switch end says, for every NIC mapped to a configured switch."""
+    ends: dict[str, str] = {}
+    for switch in switches:
+        for interface, wanted in switch.links:
+            if not switch.up:
+                ends[interface] = f"switch {switch.switch} side unknown (no SNMP answer)"
+            elif interface in switch.unmatched:
+                ends[interface] = f"switch {switch.switch} has no port {wanted}"
+    for port in ports:
+        if port.interface:
+            where = f"switch {port.switch} port {port.port}"
+            if not port.up:
+                ends[port.interface] = f"{where} {port.oper_status}"
+            elif port.speed_mbps is None:
+                ends[port.interface] = f"{where} up, speed unknown"
+            else:
+                ends[port.interface] = f"{where} at {speed_text(port.speed_mbps)}"
+    return ends
+
+
+def _both_ends(evidence: str, ends: dict[str, str]) -> str:
+    # Every P3 evidence line starts with the interface it is about.
+    interface = evidence.split(" ", 1)[0]
+    end = ends.get(interface)
+    return f"{evidence}; {end}" if end else evidence
+
+
+def _evaluate_links(snapshot: Snapshot) -> Finding:
     # The collector already chose the interfaces (physical ones, or virtual ones too when the operator
     # asked); a bond's speed is the sum of its members, which are judged one by one instead.
     links = [r for r in snapshot.readings(LinkReading) if r.kind != "bond"]

@@ -132,15 +132,18 @@ def test_a_missing_program_is_a_warning_and_the_file_stays_valid(tmp_path: Path)
     the same reason at run time. A warning still says it now, with the line to look at."""
     config = host_config(tmp_path, smartctl=tmp_path / "no-smartctl", dmidecode="no-such-dmidecode")
     lines = config.read_text().splitlines()
-    smartctl, dmidecode = (1 + next(i for i, line in enumerate(lines) if line.startswith(key))
-                           for key in ("smartctl =", "dmidecode ="))
+    smartctl = 1 + next(i for i, line in enumerate(lines) if line.startswith("smartctl ="))
+    # Both [pcie] and [oob] read SMBIOS, and the test host names the missing program for both.
+    dmidecode, oob_dmidecode = (1 + i for i, line in enumerate(lines) if line.startswith("dmidecode ="))
     result = run_physgap("check-config", str(config), timeout=TIMEOUT)
     assert result.returncode == 0
     assert result.stderr.splitlines() == [
         f"{config}:{smartctl}: smart.smartctl: warning: {tmp_path / 'no-smartctl'}: not found; drives cannot be "
         "read (smartctl comes with smartmontools)",
         f"{config}:{dmidecode}: pcie.dmidecode: warning: no-such-dmidecode: not found on PATH, /usr/sbin, /sbin; "
-        "PCIe slots will have no SMBIOS labels"]
+        "PCIe slots will have no SMBIOS labels",
+        f"{config}:{oob_dmidecode}: oob.dmidecode: warning: no-such-dmidecode: not found on PATH, /usr/sbin, "
+        "/sbin; SMBIOS records ($AMT, IPMI type 38) will not be read"]
     assert result.stdout == f"{config}: OK\n"
 
 

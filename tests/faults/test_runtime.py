@@ -22,7 +22,7 @@ from tests.conftest import REPO, DaemonProcess, empty_sysfs, free_port, physgap_
 from tests.faults.harness import marked_env, marked_processes, popen_physgap, program, scrape, series, wait_until
 
 TIMEOUT = 30
-COLLECTORS = ("nic", "pcie", "smart", "storage", "ups")
+COLLECTORS = ("hosts", "nic", "oob_local", "pcie", "smart", "storage", "ups")
 # physgap alone is about 30 MB; before the caps were enforced while reading, a flooding smartctl took
 # `once` to 750 MB and the daemon to 2.2 GB. The caps (4 MiB stdout, 64 KiB stderr) allow a few MB more.
 PEAK_RSS_LIMIT_KB = 120 * 1024
@@ -37,6 +37,8 @@ def host_config(tmp_path: Path, *, port: int = 9829, smartctl: Path, smart: str 
     procfs = tmp_path / "proc"
     procfs.mkdir()
     zpool = zpool or program(tmp_path / "bin" / "zpool", 'echo "no pools available"')
+    dev = tmp_path / "dev"  # no /dev/ipmi0: this machine's own BMC or /dev/mem is not the test's business
+    dev.mkdir()
     path = tmp_path / "physgap.toml"
     path.write_text(
         f'[daemon]\nhost = "faulthost"\ninterval = "1s"\nsysfs = "{sysfs}"\nprocfs = "{procfs}"\n'
@@ -45,7 +47,8 @@ def host_config(tmp_path: Path, *, port: int = 9829, smartctl: Path, smart: str 
         f'[smart]\nsmartctl = "{smartctl}"\ninterval = "1s"\n{smart}\n'
         f'[storage]\nzpool = "{zpool}"\n\n'
         f'[ups]\nautodetect = false\nupsmon_conf = ""\n\n'
-        f'[pcie]\ndmidecode = "{dmidecode}"\n')
+        f'[pcie]\ndmidecode = "{dmidecode}"\n\n'
+        f'[oob]\ndmidecode = "{dmidecode}"\ndev = "{dev}"\n')
     return path
 
 
@@ -100,7 +103,8 @@ def test_a_flooding_smartctl_is_killed_at_its_cap(tmp_path: Path, flood: str, st
         assert marked_processes(mark) == []
         # Every other collector still reported.
         others = {name: c["success"] for name, c in json.loads(result.stdout)["collectors"].items()}
-        assert others == {"nic": True, "pcie": True, "smart": False, "storage": True, "ups": True}
+        assert others == {"hosts": True, "nic": True, "oob_local": True, "pcie": True, "smart": False,
+                          "storage": True, "ups": True}
 
 
 def test_the_daemon_survives_every_program_flooding(tmp_path: Path,

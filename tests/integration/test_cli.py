@@ -32,13 +32,15 @@ def test_check_config_names_line_and_key_for_gap_ids_and_ups_names(tmp_path: Pat
     assert "Traceback" not in result.stderr
 
 
-def test_check_config_warns_about_sections_not_implemented_yet(tmp_path: Path) -> None:
+def test_check_config_accepts_every_section_without_a_not_implemented_warning(tmp_path: Path) -> None:
     path = tmp_path / "c.toml"
-    path.write_text('[mqtt]\nhost = "broker.lan"\n\n[hosts]\ncompute = ["pve2"]\n')
+    path.write_text('[mqtt]\nhost = "broker.lan"\n\n[hosts]\ncompute = ["pve2"]\n\n'
+                    '[[oob.targets]]\nname = "nas-amt"\nhost = "nas-amt.lan"\n\n'
+                    '[[switch]]\nname = "core"\nhost = "switch.lan"\ncommunity = "public"\n')
     result = run_physgap("check-config", str(path))
-    assert result.returncode == 0
-    assert "compute-host probing (gap P4) is not implemented yet" in result.stderr
-    assert "mqtt" not in result.stderr  # MQTT is built: nothing to warn about
+    assert result.returncode == 0, result.stderr
+    # MQTT, compute hosts, out-of-band probes and switches are all built: no section is accepted and ignored.
+    assert "not implemented" not in result.stderr
 
 
 def test_the_shipped_example_config_is_valid() -> None:
@@ -68,12 +70,15 @@ def test_once_json_has_collectors_and_gaps(tmp_path: Path) -> None:
     config = write_config(tmp_path / "c.toml", empty_sysfs(tmp_path / "sys"), tmp_path / "state", 9829)
     document = json.loads(run_physgap("once", "--config", str(config), "--format", "json").stdout)
     assert document["host"] == "testhost"
-    assert set(document["collectors"]) == {"nic", "pcie", "smart", "storage", "ups"}
+    assert set(document["collectors"]) == {"hosts", "nic", "oob_local", "pcie", "smart", "storage", "ups"}
     assert all(c["success"] for c in document["collectors"].values())
-    assert [g["id"] for g in document["gaps"]] == ["P1", "P2", "P3", "P4", "P5", "P6"]
-    not_measured = {g["id"]: g["reason"] for g in document["gaps"] if g["id"] in ("P4", "P6")}
-    assert not_measured == {"P4": "not measured yet: physgap does not probe compute hosts in this release",
-                            "P6": "not measured yet: physgap does not probe AMT/IPMI endpoints in this release"}
+    gaps = {g["id"]: g for g in document["gaps"]}
+    assert list(gaps) == ["P1", "P2", "P3", "P4", "P5", "P6"]
+    # No Proxmox .members and no compute list: P4 cannot apply, and says what would make it apply.
+    assert gaps["P4"]["status"] == "not applicable" and "[hosts] compute" in gaps["P4"]["reason"]
+    # No [[oob.targets]] and no readable SMBIOS (the test config's dmidecode prints nothing): unknown, not open
+    # and not resolved, and the reason says what would decide it.
+    assert gaps["P6"]["status"] == "unknown" and "[[oob.targets]]" in gaps["P6"]["reason"]
 
 
 # --- whole machines: sysfs trees shaped after real captures, through the real CLI -------------------------
@@ -97,7 +102,7 @@ def test_report_on_the_ms01_names_the_unused_sfp_ports(tmp_path: Path) -> None:
     p3 = next(line for line in result.stdout.splitlines() if line.startswith("| P3 |"))
     assert "| Low | open |" in p3 and "enp2s0f0np0 down, expected 10G" in p3
     p5 = next(line for line in result.stdout.splitlines() if line.startswith("| P5 |"))
-    assert "| Resolved | resolved |" in p5  # every MS-01 slot the kernel shows is occupied
+    assert "| Informational | resolved |" in p5  # every MS-01 slot the kernel shows is occupied
 
     low = run_physgap("report", "--config", str(config), "--fail-on", "low")
     # P1 is open too: this test host has no UPS.

@@ -190,7 +190,8 @@ def test_a_browser_shows_the_gaps_the_failing_drive_and_the_ups_on_battery(
         drives = browser.evaluate(page, ROWS % "drive")
         upses = browser.evaluate(page, ROWS % "ups")
         failing = browser.evaluate(page, CELL % ("drive", json.dumps("Health"), json.dumps("MG05ACA800E")))
-        unknown = browser.evaluate(page, CELL % ("gaps", json.dumps("Severity"), json.dumps("P4")))
+        unknown = browser.evaluate(page, CELL % ("gaps", json.dumps("Severity"), json.dumps("P6")))
+        not_applicable = browser.evaluate(page, CELL % ("gaps", json.dumps("Severity"), json.dumps("P4")))
         resolved = browser.evaluate(page, CELL % ("gaps", json.dumps("Severity"), json.dumps("P5")))
         asleep = browser.evaluate(page, CELL % ("drive", json.dumps("Standby"), json.dumps("/dev/sdc")))
         on_battery = browser.evaluate(page, CELL % ("ups", json.dumps("On battery"), json.dumps("desk@")))
@@ -208,14 +209,17 @@ def test_a_browser_shows_the_gaps_the_failing_drive_and_the_ups_on_battery(
     # The assessment table, every rule in order, open ones coloured by severity.
     assert [(g["cells"][0], g["cells"][3], g["cells"][4], g["cls"]) for g in gaps] == [
         ("P1", "High", "open", "sev-high"), ("P2", "Critical", "open", "sev-critical"),
-        ("P3", "Low", "open", "sev-low"), ("P4", "Unknown", "unknown", "status-unknown"),
-        ("P5", "Resolved", "resolved", "status-resolved"), ("P6", "Unknown", "unknown", "status-unknown")]
+        ("P3", "Low", "open", "sev-low"), ("P4", "High", "not applicable", "status-not-applicable"),
+        ("P5", "Informational", "resolved", "status-resolved"), ("P6", "High", "unknown", "status-unknown")]
     assert "/dev/sdb TOSHIBA MG05ACA800E failing in md0" in gaps[1]["cells"][5]
     assert "desk@127.0.0.1" in gaps[0]["cells"][5]
     assert title.startswith("testhost · 3 open, worst Critical")
-    # Unknown is hatched grey, resolved solid green: they cannot be mistaken for each other.
+    # Unknown is hatched grey and marked "?", resolved solid green, not applicable neither: none can be
+    # mistaken for another.
     assert "repeating-linear-gradient" in unknown["image"] and resolved["image"] == "none"
-    assert resolved["background"] == "rgb(47, 158, 68)" and unknown["text"].endswith("Unknown")
+    assert resolved["background"] == "rgb(47, 158, 68)" and unknown["label"] == '"? "'
+    assert not_applicable["image"] == "none" and not_applicable["background"] not in (
+        resolved["background"], unknown["background"])
 
     # The failing drive comes first, painted red (the inline style sheet passed the page's CSP).
     assert "TOSHIBA MG05ACA800E" in drives[0]["cells"] and drives[0]["cls"] == "row-bad"

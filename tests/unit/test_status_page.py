@@ -127,7 +127,8 @@ def test_open_gaps_are_coloured_by_severity_and_unknown_differs_from_resolved() 
 def test_every_section_in_order_with_catalog_names_as_headers() -> None:
     page = render(world(), NOW)
     ids = re.findall(r'<section id="([^"]+)">', page)
-    assert ids == ["gaps", "drive", "array", "ups", "nic", "slot", "pcie_link", "collector"]
+    assert ids == ["gaps", "drive", "array", "ups", "nic", "switch", "switch_port", "slot", "pcie_link", "oob",
+                   "oob_local", "compute", "host", "collector"]
     drives = section(page, "drive")
     headers = re.findall(r'<th scope="col"[^>]*>(.*?)</th>', drives)
     for field in catalog.DRIVES.fields:

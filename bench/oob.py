@@ -1,0 +1,126 @@
+"""OOB probe round cost: 100 targets, a third of them blackholed, each with its own deadline. Prints one JSON
+document. Targets (issue 10): a full round within 1.5x the per-target deadline; RSS with 100 targets reported.
+
+Runs as root: it makes a network namespace where 10.213.0.0/24 swallows packets (a veth whose peer drops
+frames sent to a MAC nobody has: no RST, no ICMP, the real timeout path), starts an AMT-like HTTP server and
+an RMCP responder on the namespace's loopback, and measures the probe rounds in a separate interpreter (so
+its RSS is the collector's, not the servers').
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+TARGETS = 100
+DEADLINE = 2.0  # seconds, per target
+ROUNDS = 5
+LIMIT_RATIO = 1.5
+
+ROUNDS_CHILD = """
+import json, sys, time
+from pathlib import Path
+def rss(field):
+    return [int(l.split()[1]) for l in open('/proc/self/status') if l.startswith(field)][0] / 1024
+from collectors.kit.context import RunContext
+from collectors.oob.collector import OobProbeCollector, round_timeout
+from collectors.oob.config import OobTarget
+before = rss('VmRSS:')
+targets = [OobTarget(**t) for t in json.loads(sys.argv[1])]
+collector = OobProbeCollector(targets)
+rounds, states = [], {}
+for _ in range(int(sys.argv[2])):
+    started = time.monotonic()
+    readings = collector.collect(RunContext(deadline=started + round_timeout(targets), state_dir=Path('/x')))
+    rounds.append(time.monotonic() - started)
+    states = {}
+    for r in readings:
+        states[r.state] = states.get(r.state, 0) + 1
+print(json.dumps({"rounds": rounds, "states": states, "rss_before_mb": before, "rss_after_mb": rss('VmRSS:'),
+                  "rss_peak_mb": rss('VmHWM:')}))
+"""
+
+
+def _ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True, text=True, timeout=20)
+
+
+def inner() -> dict[str, Any]:
+    from tests.oob_fixtures import RmcpResponder, amt_like_server, port_of
+
+    with amt_like_server() as amt, RmcpResponder("amt") as responder:
+        targets: list[dict[str, Any]] = []
+        for index in range(TARGETS):
+            if index % 3 == 0:  # a third blackholed, alternating kinds
+                kind = ("amt", "ipmi", "tcp")[index % 9 // 3]
+                host, port = f"10.213.0.{2 + index}", {"amt": 16992, "ipmi": 623, "tcp": 22}[kind]
+            elif index % 3 == 1:
+                kind, host, port = "amt", "127.0.0.1", port_of(amt)
+            else:
+                kind, host, port = "ipmi", "127.0.0.1", responder.port
+            targets.append({"name": f"t{index:03d}", "host": host, "kind": kind, "port": port, "timeout": DEADLINE})
+        result = subprocess.run([sys.executable, "-c", ROUNDS_CHILD, json.dumps(targets), str(ROUNDS)], cwd=REPO,
+                                capture_output=True, text=True, timeout=120, check=True)
+    measured: dict[str, Any] = json.loads(result.stdout)
+    return measured
+
+
+def main() -> int:
+    if "--inner" in sys.argv:
+        print(json.dumps(inner()))
+        return 0
+    if os.geteuid() != 0:
+        print(json.dumps({"error": "needs root (a network namespace for the blackholed addresses)"}))
+        return 1
+    name = f"physgap-bench-oob-{uuid.uuid4().hex[:8]}"
+    _ip("netns", "add", name)
+    try:
+        _ip("-n", name, "link", "set", "lo", "up")
+        _ip("-n", name, "link", "add", "v0", "type", "veth", "peer", "name", "v1")
+        _ip("-n", name, "addr", "add", "10.213.0.1/24", "dev", "v0")
+        _ip("-n", name, "link", "set", "v0", "up")
+        _ip("-n", name, "link", "set", "v1", "up")
+        for index in range(0, TARGETS, 3):
+            _ip("-n", name, "neigh", "add", f"10.213.0.{2 + index}", "lladdr", "02:00:5e:00:53:02", "dev", "v0",
+                "nud", "permanent")
+        started = time.monotonic()
+        result = subprocess.run(["ip", "netns", "exec", name, sys.executable, __file__, "--inner"], cwd=REPO,
+                                capture_output=True, text=True, timeout=300, check=True)
+        wall = time.monotonic() - started
+    finally:
+        subprocess.run(["ip", "netns", "delete", name], capture_output=True, timeout=20, check=False)
+    measured = json.loads(result.stdout)
+    rounds = measured["rounds"]
+    worst = max(rounds)
+    document = {
+        "targets": TARGETS,
+        "blackholed": len(range(0, TARGETS, 3)),
+        "per_target_deadline_seconds": DEADLINE,
+        "rounds": ROUNDS,
+        "round_seconds_median": round(statistics.median(rounds), 3),
+        "round_seconds_max": round(worst, 3),
+        "round_to_deadline_ratio_max": round(worst / DEADLINE, 3),
+        "target_ratio": LIMIT_RATIO,
+        "within_target": worst <= LIMIT_RATIO * DEADLINE,
+        "states_last_round": measured["states"],
+        "rss_before_collector_mb": round(measured["rss_before_mb"], 1),
+        "rss_after_rounds_mb": round(measured["rss_after_mb"], 1),
+        "rss_peak_mb": round(measured["rss_peak_mb"], 1),
+        "bench_wall_seconds": round(wall, 1),
+    }
+    print(json.dumps(document, indent=2))
+    return 0 if document["within_target"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,356 @@
+"""Probing one out-of-band endpoint over the network, every step under the target's own deadline.
+
+The ladder (shared/notes/nic-pcie-oob-snmp.md 3.4): resolve the name (unresolvable), connect (refused: the
+port is closed; no answer: timeout; ICMP/no route: unreachable), then speak the kind's protocol:
+- amt: an unauthenticated POST /wsman must come back 401 with AMT's Server banner and a "Digest:<hex>"
+  realm; with credentials, a Digest-authenticated WS-Man Get reads the host's power state. Without a
+  configured port (or tls) 16992 is tried, then 16993 (TLS) when 16992 refuses;
+- ipmi: an RMCP/ASF presence ping on UDP 623 must be answered by the matching pong;
+- tcp: the connect is the whole probe.
+Sockets are blocking with a timeout recomputed from the deadline before every call, so no step can
+outlast it. Name resolution is the exception (getaddrinfo takes no timeout): a resolver that hangs costs
+this target's worker thread, and the collector reports the target as timed out at the round's deadline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import secrets
+import socket
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from collectors.kit.context import RunContext
+from collectors.kit.secrets import SecretError
+from collectors.model.readings import OobReading
+from collectors.oob import http, rmcp
+from collectors.oob.config import AMT_TLS_PORT, DEFAULT_PORTS, OobTarget
+
+_UNREACHABLE = frozenset({errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN, errno.EADDRNOTAVAIL})
+_CHUNK = 4096
+
+
+@dataclass(frozen=True)
+class Credentials:
+    username: str
+    password: str
+
+
+@dataclass(frozen=True)
+class _Step:
+    """How far a probe got: the state so far, and what the report says about it."""
+
+    state: str
+    detail: str
+    port: int
+    product: str = ""
+    version: str = ""
+    provisioning: str = ""
+    power_state: int | None = None
+
+
+class _Failed(Exception):
+    """A connect or exchange ended in a state (refused, timeout, ...) rather than an answer."""
+
+    def __init__(self, state: str, detail: str) -> None:
+        super().__init__(detail)
+        self.state = state
+        self.detail = detail
+
+
+def probe(target: OobTarget, ctx: RunContext, credentials: Callable[[], Credentials | None]) -> OobReading:
+    """One target, start to finish within `ctx`'s deadline; never raises for what the network does.
+
+    `credentials` is called only once the endpoint has proven to be AMT, so a password file is not read
+    for an endpoint that is down or is something else.
+    """
+    started = time.monotonic()
+    try:
+        step = _probe(target, ctx, credentials)
+    except _Failed as failed:
+        step = _Step(failed.state, failed.detail, target.port or DEFAULT_PORTS.get(target.kind, 0))
+    duration = time.monotonic() - started
+    return OobReading(target=target.name, kind=target.kind, host=target.host, port=step.port, state=step.state,
+                      detail=step.detail, duration_seconds=duration, product=step.product, version=step.version,
+                      provisioning=step.provisioning, power_state=step.power_state)
+
+
+def _probe(target: OobTarget, ctx: RunContext, credentials: Callable[[], Credentials | None]) -> _Step:
+    if target.kind == "ipmi":
+        return _rmcp(target, ctx)
+    if target.kind == "tcp":
+        port = target.port or 0
+        sock = _connect(target.host, port, ctx)
+        sock.close()
+        return _Step("answering", f"port {port} open", port, product="tcp")
+    return _amt(target, ctx, credentials)
+
+
+def _remaining(ctx: RunContext) -> float:
+    if ctx.cancel.is_set():
+        raise _Failed("error", "probe cancelled (the daemon is stopping)")
+    left = ctx.remaining()
+    if left <= 0:
+        raise _Failed("timeout", "no answer before the target's deadline")
+    return left
+
+
+def _resolve(host: str, port: int, kind: int) -> list[tuple[int, tuple[object, ...]]]:
+    try:
+        infos = socket.getaddrinfo(host, port, type=kind)
+    except socket.gaierror as exc:
+        raise _Failed("unresolvable", f"{host} does not resolve ({exc.strerror or exc})") from None
+    except (OSError, UnicodeError) as exc:
+        raise _Failed("unresolvable", f"{host} does not resolve ({exc})") from None
+    return [(family, address) for family, _, _, _, address in infos]
+
+
+def _connect(host: str, port: int, ctx: RunContext) -> socket.socket:
+    family, address = _resolve(host, port, socket.SOCK_STREAM)[0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(_remaining(ctx))
+        sock.connect(address)
+    except ConnectionRefusedError:
+        sock.close()
+        raise _Failed("refused", f"connection refused on port {port}") from None
+    except TimeoutError:
+        sock.close()
+        raise _Failed("timeout", f"no answer on port {port} before the deadline") from None
+    except OSError as exc:
+        sock.close()
+        state = "unreachable" if exc.errno in _UNREACHABLE else "error"
+        raise _Failed(state, f"port {port}: {exc.strerror or exc}") from None
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+# ---------------------------------------------------------------------------------------------------------
+# AMT
+
+
+def _amt(target: OobTarget, ctx: RunContext, credentials: Callable[[], Credentials | None]) -> _Step:
+    first = target.port or DEFAULT_PORTS["amt"]
+    ports = [first, AMT_TLS_PORT] if target.tls_fallback and first != AMT_TLS_PORT else [first]
+    refused: list[str] = []
+    for port in ports:
+        tls = target.tls if target.tls is not None else port == AMT_TLS_PORT
+        try:
+            response = _exchange(target.host, port, tls, ctx, http.wsman_probe_body(), None)
+        except _Failed as failed:
+            if failed.state == "refused" and port != ports[-1]:
+                refused.append(str(port))
+                continue
+            if failed.state == "refused" and refused:
+                raise _Failed("refused", f"connection refused on ports {', '.join([*refused, str(port)])}"
+                              ) from None
+            raise
+        verdict = http.judge_wsman(response)
+        if not verdict.amt:
+            return _Step("not_oob", verdict.detail, port, version=verdict.version)
+        step = _Step("answering", verdict.detail, port, product="Intel AMT", version=verdict.version)
+        return _power(target, port, tls, ctx, response, step, credentials)
+    raise AssertionError("unreachable: the last port returns or raises")
+
+
+def _power(target: OobTarget, port: int, tls: bool, ctx: RunContext, unauthenticated: http.HttpResponse,
+           step: _Step, credentials: Callable[[], Credentials | None]) -> _Step:
+    """With credentials, the host's power state through a Digest-authenticated WS-Man Get."""
+    if not target.username:
+        return step
+    try:
+        creds = credentials()
+    except SecretError as exc:  # the secret could not be read: its path and why, never its content
+        return replace(step, detail=f"{step.detail}; power state not read: {exc}")
+    if creds is None:
+        return step
+    challenge = http.digest_challenge(unauthenticated)
+    if challenge is None or not http.supported_algorithm(challenge):
+        algorithm = challenge.algorithm if challenge is not None else "none"
+        return replace(step, detail=f"{step.detail}; power state not read: Digest algorithm {algorithm} "
+                                    "not supported")
+    body = http.wsman_get_body(http.POWER_RESOURCE, _host_header(target.host, port))
+    authorization = http.digest_authorization(challenge, creds.username, creds.password, "POST",
+                                              http.WSMAN_PATH, secrets.token_hex(16))
+    try:
+        response = _exchange(target.host, port, tls, ctx, body, authorization)
+    except _Failed as failed:
+        return replace(step, detail=f"{step.detail}; power state not read: {failed.detail}")
+    if response.status == 401:
+        return replace(step, detail=f"{step.detail}; power state not read: credentials for "
+                                    f"{target.username!r} rejected")
+    if response.status != 200:
+        return replace(step, detail=f"{step.detail}; power state not read: HTTP {response.status}")
+    state = http.power_state(response.body)
+    if state is None:
+        return replace(step, detail=f"{step.detail}; power state not read: no PowerState in the reply")
+    return replace(step, detail=f"{step.detail}; host power {http.power_state_name(state)}", power_state=state)
+
+
+def _host_header(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _exchange(host: str, port: int, tls: bool, ctx: RunContext, body: bytes,
+              authorization: str | None) -> http.HttpResponse:
+    """POST `body` to /wsman and read the reply, bounded in size and by the deadline."""
+    sock = _connect(host, port, ctx)
+    try:
+        if tls:
+            sock = _wrap_tls(sock, host, port, ctx)
+        head = [f"POST {http.WSMAN_PATH} HTTP/1.1", f"Host: {_host_header(host, port)}",
+                "User-Agent: physgap", "Content-Type: application/soap+xml;charset=UTF-8",
+                f"Content-Length: {len(body)}", "Connection: close"]
+        if authorization is not None:
+            head.append(f"Authorization: {authorization}")
+        request = ("\r\n".join(head) + "\r\n\r\n").encode("ascii") + body
+        try:
+            sock.settimeout(_remaining(ctx))
+            sock.sendall(request)
+            return _read_response(sock, port, ctx)
+        except TimeoutError:
+            raise _Failed("not_oob", f"port {port} open but no HTTP answer before the deadline") from None
+        except (ConnectionError, ssl.SSLError) as exc:
+            raise _Failed("not_oob", f"port {port} open but the connection broke: "
+                                     f"{exc.strerror or exc if isinstance(exc, OSError) else exc}") from None
+        except http.HttpParseError as exc:
+            raise _Failed("not_oob", f"port {port} open but {exc}") from None
+    finally:
+        with contextlib.suppress(OSError):
+            sock.close()
+
+
+def _wrap_tls(sock: socket.socket, host: str, port: int, ctx: RunContext) -> socket.socket:
+    # AMT presents a self-signed certificate (or one from the operator's own CA): presence and the banner are
+    # what is checked here, not the certificate. Old AMT firmware speaks only TLS 1.0.
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    with contextlib.suppress(ValueError, ssl.SSLError):
+        context.minimum_version = ssl.TLSVersion.TLSv1
+        context.set_ciphers("DEFAULT:@SECLEVEL=0")
+    try:
+        sock.settimeout(_remaining(ctx))
+        return context.wrap_socket(sock, server_hostname=host)
+    except TimeoutError:
+        sock.close()
+        raise _Failed("not_oob", f"port {port} open but no TLS handshake before the deadline") from None
+    except (ssl.SSLError, OSError) as exc:
+        sock.close()
+        raise _Failed("not_oob", f"port {port} open but TLS failed: {exc}") from None
+
+
+def _read_response(sock: socket.socket, port: int, ctx: RunContext) -> http.HttpResponse:
+    raw = bytearray()
+    split: tuple[bytes, bytes] | None = None
+    while split is None:
+        chunk = _recv(sock, ctx)
+        if not chunk:
+            if not raw:
+                raise _Failed("not_oob", f"port {port} open but closed without an answer")
+            raise http.HttpParseError("the connection closed inside the headers")
+        raw += chunk
+        split = http.split_head(bytes(raw))
+        if split is None and len(raw) > http.MAX_HEADER_BYTES:
+            raise http.HttpParseError(f"headers larger than {http.MAX_HEADER_BYTES} bytes")
+    head, rest = split
+    status, headers = http.parse_head(head)
+    body = bytearray(rest)
+    chunked = http.is_chunked(headers)
+    length = http.body_length(headers)
+    while True:
+        if chunked:
+            decoded, complete = http.dechunk(bytes(body))
+            if complete:
+                return http.HttpResponse(status, headers, decoded[:http.MAX_BODY_BYTES])
+        elif length is not None and len(body) >= length:
+            return http.HttpResponse(status, headers, bytes(body[:length]))
+        if len(body) > http.MAX_BODY_BYTES:
+            # Enough to judge by: the status and headers are complete, the body is only searched.
+            return http.HttpResponse(status, headers, bytes(body[:http.MAX_BODY_BYTES]))
+        try:
+            chunk = _recv(sock, ctx)
+        except TimeoutError:
+            if status == 401:  # the verdict needs the headers only; a slow body must not undo it
+                return http.HttpResponse(status, headers, bytes(body))
+            raise
+        if not chunk:
+            return http.HttpResponse(status, headers, http.dechunk(bytes(body))[0] if chunked else bytes(body))
+        body += chunk
+
+
+def _recv(sock: socket.socket, ctx: RunContext) -> bytes:
+    sock.settimeout(_remaining_or_timeout(ctx))
+    return sock.recv(_CHUNK)
+
+
+def _remaining_or_timeout(ctx: RunContext) -> float:
+    left = ctx.remaining()
+    if left <= 0 or ctx.cancel.is_set():
+        raise TimeoutError
+    return left
+
+
+# ---------------------------------------------------------------------------------------------------------
+# IPMI / ASF
+
+
+def _rmcp(target: OobTarget, ctx: RunContext) -> _Step:
+    port = target.port or rmcp.RMCP_PORT
+    family, address = _resolve(target.host, port, socket.SOCK_DGRAM)[0]
+    tag = secrets.randbelow(255)
+    packet = rmcp.ping(tag)
+    junk = 0
+    with socket.socket(family, socket.SOCK_DGRAM) as sock:
+        try:
+            # Connected, so that an ICMP port unreachable comes back as ECONNREFUSED on the next call.
+            sock.connect(address)
+            sent = 0
+            resend_at = time.monotonic()
+            while True:
+                now = time.monotonic()
+                if sent < 3 and now >= resend_at:
+                    # UDP may be lost: the ping is repeated at a third and two thirds of what is left.
+                    sock.send(packet)
+                    sent += 1
+                    resend_at = now + max(0.05, ctx.remaining() / (4 - sent))
+                wait = min(_remaining_or_timeout(ctx), max(0.01, resend_at - now) if sent < 3 else 3600.0)
+                sock.settimeout(wait)
+                try:
+                    data = sock.recv(rmcp.MAX_DATAGRAM)
+                except TimeoutError:
+                    continue
+                pong = rmcp.parse_pong(data, tag)
+                if pong is None:
+                    junk += 1
+                    continue
+                return _pong_step(pong, port)
+        except TimeoutError:
+            if junk:
+                raise _Failed("not_oob", f"UDP {port} answered {junk} datagram(s), none an RMCP presence pong"
+                              ) from None
+            raise _Failed("timeout", f"no RMCP presence pong on UDP {port} before the deadline") from None
+        except ConnectionRefusedError:
+            raise _Failed("refused", f"UDP {port} refused (ICMP port unreachable)") from None
+        except OSError as exc:
+            state = "unreachable" if exc.errno in _UNREACHABLE else "error"
+            raise _Failed(state, f"UDP {port}: {exc.strerror or exc}") from None
+
+
+def _pong_step(pong: rmcp.Pong, port: int) -> _Step:
+    parts = [f"RMCP presence pong ({pong.product}"]
+    if pong.amt:
+        if pong.amt_version:
+            parts.append(f" {pong.amt_version}")
+        if pong.provisioning:
+            parts.append(f", {pong.provisioning}-provisioning")
+    elif pong.enterprise:
+        parts.append(f", IANA {pong.enterprise}")
+    parts.append(")")
+    return _Step("answering", "".join(parts), port, product=pong.product, version=pong.amt_version,
+                 provisioning=pong.provisioning)
