@@ -9,10 +9,8 @@ validates a section a second time.
 
 from __future__ import annotations
 
-import os
 import re
 import socket
-import stat
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -22,6 +20,7 @@ from typing import Any
 from collectors.kit import config as c
 from collectors.kit.command import program_problem
 from collectors.kit.config import parse_duration
+from collectors.kit.files import NotRegularFile, TooLarge, read_regular
 from collectors.model.gaps import GapOverride
 from collectors.model.severity import SEVERITIES
 from collectors.registry import Environment, Source, sources
@@ -208,33 +207,19 @@ def _read_text(path: Path) -> str:
         return ConfigError([ConfigProblem(source, None, "-", problem)])
 
     try:
-        # O_NONBLOCK: a FIFO in the config's place must not hang check-config or a SIGHUP reload.
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        # A FIFO in the config's place must not hang check-config or a SIGHUP reload.
+        data = read_regular(path, MAX_CONFIG_BYTES)
+    except NotRegularFile as exc:
+        if exc.is_directory:
+            raise fail("cannot read: is a directory") from None
+        raise fail("not a regular file (a FIFO, device or socket cannot hold a configuration)") from None
+    except TooLarge:
+        raise fail(f"larger than {MAX_CONFIG_BYTES // 1024} KiB: not a physgap configuration") from None
     except (OSError, ValueError) as exc:
         detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise fail(f"cannot read: {detail}") from None
     try:
-        info = os.fstat(fd)
-        if stat.S_ISDIR(info.st_mode):
-            raise fail("cannot read: is a directory")
-        if not stat.S_ISREG(info.st_mode):
-            raise fail("not a regular file (a FIFO, device or socket cannot hold a configuration)")
-        chunks: list[bytes] = []
-        size = 0
-        while size <= MAX_CONFIG_BYTES:
-            chunk = os.read(fd, MAX_CONFIG_BYTES + 1 - size)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-    except OSError as exc:
-        raise fail(f"cannot read: {exc.strerror or exc}") from None
-    finally:
-        os.close(fd)
-    if size > MAX_CONFIG_BYTES:
-        raise fail(f"larger than {MAX_CONFIG_BYTES // 1024} KiB: not a physgap configuration")
-    try:
-        return b"".join(chunks).decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise fail(f"not UTF-8 text ({exc.reason})") from None
 

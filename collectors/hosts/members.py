@@ -14,11 +14,11 @@ hang the read) and caps the size.
 from __future__ import annotations
 
 import json
-import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from collectors.kit.files import NotRegularFile, ReadFailed, TooLarge, read_regular
 
 # A 16-node cluster's file is under 2 KiB; pmxcfs itself refuses clusters far below what this cap allows.
 MAX_MEMBERS_BYTES = 64 * 1024
@@ -132,42 +132,25 @@ def read_members(path: Path, max_bytes: int = MAX_MEMBERS_BYTES) -> bytes | None
     """The file's bytes, or None when it does not exist (this is not a Proxmox node). MembersError when it
     exists but cannot be read whole: not a regular file, unreadable, larger than `max_bytes`."""
     try:
-        # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, forever.
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+        # Never blocks: a FIFO would otherwise wait for a writer, forever.
+        return read_regular(path, max_bytes)
+    except NotRegularFile as exc:
+        raise MembersError(f"not a regular file ({_file_type(exc)})") from None
+    except TooLarge:
+        raise MembersError(f"larger than {max_bytes // 1024} KiB: not a cluster membership file") from None
+    except ReadFailed as exc:
+        raise MembersError(f"cannot read: {exc.strerror or exc}") from None
     except (FileNotFoundError, NotADirectoryError):
         return None
     except PermissionError:
         raise MembersError("permission denied (on Proxmox VE it is readable by root and group www-data)") from None
     except OSError as exc:
         raise MembersError(f"cannot open: {exc.strerror or exc}") from None
-    try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise MembersError(f"not a regular file ({_file_type(mode)})")
-        chunks: list[bytes] = []
-        size = 0
-        while size <= max_bytes:
-            chunk = os.read(fd, max_bytes + 1 - size)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        if size > max_bytes:
-            raise MembersError(f"larger than {max_bytes // 1024} KiB: not a cluster membership file")
-        return b"".join(chunks)
-    except OSError as exc:
-        raise MembersError(f"cannot read: {exc.strerror or exc}") from None
-    finally:
-        os.close(fd)
 
 
-def _file_type(mode: int) -> str:
-    if stat.S_ISDIR(mode):
-        return "a directory"
-    if stat.S_ISFIFO(mode):
-        return "a FIFO"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+def _file_type(exc: NotRegularFile) -> str:
+    # Character and block devices are one thing to an operator here.
+    if exc.is_device:
         return "a device"
-    return "not a file"
+    kind = str(exc)
+    return "not a file" if kind == "not a regular file" else kind

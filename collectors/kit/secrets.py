@@ -2,17 +2,20 @@
 
 Secrets never come from argv or the TOML file itself. A relative path is looked up in
 `$CREDENTIALS_DIRECTORY` (systemd `LoadCredential=`) when that is set. The size is capped, since a
-misconfigured path (a log file, /dev/zero) must not be slurped, and a file that others may read is worth a
-warning. The secret's text never appears in an exception or a log line: only its path does.
+misconfigured path (a log file, /dev/zero) must not be slurped, a FIFO in its place is refused rather than
+waited on (collectors.kit.files), and a file that others may read is worth a warning. The secret's text
+never appears in an exception or a log line: only its path does.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from collectors.kit.files import NotRegularFile, TooLarge, read_regular_file
 from collectors.kit.warnonce import WarnOnce
 
 MAX_SECRET_BYTES = 4096
@@ -41,15 +44,15 @@ def read_secret(path: Path, *, max_bytes: int = MAX_SECRET_BYTES) -> Secret:
     """The file's text without its trailing line break; SecretError when unreadable, too large or empty."""
     resolved = resolve_secret_path(path)
     try:
-        with resolved.open("rb") as handle:
-            info = os.fstat(handle.fileno())
-            if not stat.S_ISREG(info.st_mode):
-                raise SecretError(f"secret file {resolved} is not a regular file")
-            raw = handle.read(max_bytes + 1)
+        raw, info = read_regular_file(resolved, max_bytes)
+    except NotRegularFile as exc:
+        if exc.is_directory:  # said as open() says it, as it always was
+            raise SecretError(f"cannot read secret file {resolved} ({os.strerror(errno.EISDIR)})") from None
+        raise SecretError(f"secret file {resolved} is not a regular file") from None
+    except TooLarge:
+        raise SecretError(f"secret file {resolved} is larger than {max_bytes} bytes") from None
     except OSError as exc:
         raise SecretError(f"cannot read secret file {resolved} ({exc.strerror or type(exc).__name__})") from None
-    if len(raw) > max_bytes:
-        raise SecretError(f"secret file {resolved} is larger than {max_bytes} bytes")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:

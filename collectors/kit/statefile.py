@@ -1,19 +1,20 @@
 """Files in the state directory (per-device baselines): atomic writes, corrupt files set aside, and only
-regular files read: a FIFO, socket, device node or directory in a state file's place is refused without
-ever blocking on it (a FIFO nobody writes to would block a plain open() forever) and set aside."""
+regular files read (collectors.kit.files): a FIFO, socket, device node or directory in a state file's place
+is refused without ever blocking on it (a FIFO nobody writes to would block a plain open() forever) and set
+aside."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
-import stat
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from collectors.kit.files import NotRegularFile, read_regular
 from collectors.kit.warnonce import WarnOnce
 
 T = TypeVar("T")
@@ -21,47 +22,6 @@ T = TypeVar("T")
 # State files hold a few entries per drive or PCIe device (tens of KB); anything this large is not one of
 # them, and reading it whole would cost the daemon's memory.
 MAX_STATE_BYTES = 4 * 1024 * 1024
-_READ_CHUNK = 64 * 1024
-
-
-class NotRegularFile(OSError):
-    """A path that must be a regular file is something else (FIFO, socket, device, directory)."""
-
-
-def _kind(mode: int) -> str:
-    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
-                       (stat.S_ISBLK, "a block device"), (stat.S_ISDIR, "a directory")):
-        if test(mode):
-            return name
-    return "not a regular file"
-
-
-def read_regular(path: Path, limit: int = MAX_STATE_BYTES) -> bytes:
-    """The bytes of a regular file, at most `limit` (ValueError beyond it). Never blocks on a FIFO and never
-    opens a device: refused with NotRegularFile, checked by name before opening (opening a device node can
-    have effects: /dev/watchdog arms on open) and again on the open descriptor (the name may have been
-    swapped in between; O_NONBLOCK keeps that open from waiting for a FIFO writer)."""
-    mode = os.stat(path).st_mode
-    if not stat.S_ISREG(mode):
-        raise NotRegularFile(_kind(mode))
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
-    try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise NotRegularFile(_kind(mode))
-        chunks: list[bytes] = []
-        size = 0
-        while size <= limit:
-            chunk = os.read(fd, _READ_CHUNK)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        if size > limit:
-            raise ValueError(f"larger than {limit} bytes")
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
 
 
 def write_atomically(path: Path, data: str | bytes, mode: int | None = None) -> None:
@@ -127,7 +87,7 @@ class JsonStateFile(Generic[T]):
         """(value, dirty): dirty when the file was corrupt or not a file, and a fresh one should be written."""
         path = state_dir / self._name
         try:
-            text = read_regular(path).decode("utf-8")
+            text = read_regular(path, MAX_STATE_BYTES).decode("utf-8")
         except FileNotFoundError:
             return self._empty(), False
         except NotRegularFile as exc:
