@@ -40,6 +40,7 @@ from collectors.smart.ranges import (
     TEMPERATURE_CELSIUS,
     plausible,
 )
+from collectors.smart.values import as_int
 from collectors.smart.wear import NVME_PERCENTAGE_USED, Wear, ata_wear, scsi_wear
 
 PROTOCOLS = ("ATA", "NVMe", "SCSI")
@@ -196,18 +197,8 @@ def _obj(value: object, key: str) -> dict[str, Any] | None:
     return None
 
 
-def _int(value: object) -> int | None:
-    if isinstance(value, bool):  # bool is an int subclass; true/false is never a count
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return None
-
-
 def _uint(value: object) -> int | None:
-    number = _int(value)
+    number = as_int(value)
     return number if number is not None and number >= 0 else None
 
 
@@ -250,7 +241,7 @@ def _header(document: dict[str, Any]) -> tuple[int, tuple[str, ...], str]:
         if _obj(document, "device") is None:
             raise SmartParseError("no 'smartctl' block: not smartctl --json output")
         return 0, (), ""
-    status = _int(smartctl.get("exit_status"))
+    status = as_int(smartctl.get("exit_status"))
     exit_status = status & 0xFF if status is not None and status >= 0 else 0
     raw_messages = smartctl.get("messages")
     messages: list[str] = []
@@ -302,7 +293,7 @@ def parse_smartctl_json(text: str | bytes) -> SmartFacts:
     nvme = _nvme(document, dropped)
     smart_status = _obj(document, "smart_status")
     smart_passed = _bool(smart_status.get("passed")) if smart_status is not None else None
-    grown = plausible("SCSI grown defect list", _int(document.get("scsi_grown_defect_list")), COUNT, dropped)
+    grown = plausible("SCSI grown defect list", as_int(document.get("scsi_grown_defect_list")), COUNT, dropped)
     by_direction = _scsi_uncorrected(document, dropped)
     uncorrected = (plausible("SCSI uncorrected errors", sum(count for _, count in by_direction), COUNT, dropped)
                    if by_direction else None)
@@ -440,7 +431,7 @@ def _attributes(document: dict[str, Any]) -> dict[int, AtaAttribute]:
     for row in table:
         if not isinstance(row, dict):
             continue
-        attr_id = _int(row.get("id"))
+        attr_id = as_int(row.get("id"))
         if attr_id is None or not 1 <= attr_id <= 255 or attr_id in found:
             continue
         raw = row.get("raw")
@@ -474,23 +465,23 @@ def _nvme(document: dict[str, Any], dropped: list[str]) -> NvmeHealth | None:
     temperature = _obj(document, "temperature") or {}
 
     def limit(name: str, primary: object, fallback: object) -> int | None:
-        value = _int(primary)
+        value = as_int(primary)
         if value is None:
-            value = _int(fallback)
+            value = as_int(fallback)
         if not value:
             return None  # 0 = the controller reports no threshold
         return plausible(name, value, TEMPERATURE_CELSIUS, dropped)
 
     return NvmeHealth(
         critical_warning=warning or 0,
-        media_errors=plausible("NVMe media errors", _int(log.get("media_errors")), COUNT, dropped),
-        percentage_used=plausible("NVMe percentage used", _int(log.get("percentage_used")), PERCENTAGE_USED,
+        media_errors=plausible("NVMe media errors", as_int(log.get("media_errors")), COUNT, dropped),
+        percentage_used=plausible("NVMe percentage used", as_int(log.get("percentage_used")), PERCENTAGE_USED,
                                       dropped),
-        available_spare=plausible("NVMe available spare", _int(log.get("available_spare")), SPARE_PERCENT,
+        available_spare=plausible("NVMe available spare", as_int(log.get("available_spare")), SPARE_PERCENT,
                                       dropped),
         available_spare_threshold=plausible(
-            "NVMe available spare threshold", _int(log.get("available_spare_threshold")), SPARE_PERCENT, dropped),
-        temperature=_int(log.get("temperature")),  # range-checked where it is used (_temperature)
+            "NVMe available spare threshold", as_int(log.get("available_spare_threshold")), SPARE_PERCENT, dropped),
+        temperature=as_int(log.get("temperature")),  # range-checked where it is used (_temperature)
         warning_temp_celsius=limit("NVMe warning temperature", thresholds.get("warning"),
                                    temperature.get("op_limit_max")),
         critical_temp_celsius=limit("NVMe critical temperature", thresholds.get("critical"),
@@ -508,7 +499,7 @@ def _scsi_uncorrected(document: dict[str, Any], dropped: list[str]) -> tuple[tup
         for direction in ("read", "write", "verify")
         if (section := _obj(log, direction)) is not None
         and (count := plausible(f"SCSI {direction} uncorrected errors",
-                                    _int(section.get("total_uncorrected_errors")), COUNT, dropped)) is not None
+                                    as_int(section.get("total_uncorrected_errors")), COUNT, dropped)) is not None
     )
 
 
@@ -543,9 +534,9 @@ def _eui64(document: dict[str, Any]) -> str:
 
 def _capacity(document: dict[str, Any], dropped: list[str]) -> int | None:
     user = _obj(document, "user_capacity")
-    size = _int(user.get("bytes")) if user is not None else None
+    size = as_int(user.get("bytes")) if user is not None else None
     if not size:
-        size = _int(document.get("nvme_total_capacity"))
+        size = as_int(document.get("nvme_total_capacity"))
     if not size:
         return None  # 0: unknown, not a finding
     return plausible("capacity", size, CAPACITY_BYTES, dropped)
@@ -558,7 +549,7 @@ def _rotational(rate: object) -> bool | None:
 
 def _temperature(document: dict[str, Any], nvme: NvmeHealth | None, dropped: list[str]) -> float | None:
     current = (_obj(document, "temperature") or {}).get("current")
-    value: float | None = _int(current) if not isinstance(current, float) else current
+    value: float | None = as_int(current) if not isinstance(current, float) else current
     if value is None and nvme is not None:
         value = nvme.temperature
     if value is None:
@@ -574,7 +565,7 @@ def _power_on_seconds(document: dict[str, Any], dropped: list[str]) -> float | N
     power_on = _obj(document, "power_on_time")
     if power_on is None:
         return None
-    hours, minutes = _int(power_on.get("hours")), _int(power_on.get("minutes"))
+    hours, minutes = as_int(power_on.get("hours")), as_int(power_on.get("minutes"))
     if hours is None:
         return None
     if minutes is not None and not 0 <= minutes < 60:

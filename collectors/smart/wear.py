@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from collectors.smart.ranges import LIFE_PERCENT, PERCENTAGE_USED, RAW_PERCENTAGE_USED, plausible
+from collectors.smart.values import as_int
 
 if TYPE_CHECKING:
     from collectors.smart.parse import AtaAttribute
@@ -88,7 +89,7 @@ VENDOR_WEAR: tuple[VendorWear, ...] = (
 
 def scsi_wear(document: Mapping[str, Any], dropped: list[str]) -> Wear | None:
     value = plausible("SCSI percentage used endurance indicator",
-                      _int(document.get("scsi_percentage_used_endurance_indicator")), PERCENTAGE_USED, dropped)
+                      as_int(document.get("scsi_percentage_used_endurance_indicator")), PERCENTAGE_USED, dropped)
     return _worst(Wear(value, SCSI_INDICATOR) if value is not None else None, _endurance_used(document, dropped))
 
 
@@ -152,13 +153,13 @@ def _device_statistics(document: Mapping[str, Any], dropped: list[str]) -> Wear 
                 continue
             name = entry.get("name")
             named = isinstance(name, str) and name.strip().lower() == _DEVSTAT_NAME
-            placed = _int(page.get("number")) == _DEVSTAT_PAGE and _int(entry.get("offset")) == _DEVSTAT_OFFSET
+            placed = as_int(page.get("number")) == _DEVSTAT_PAGE and as_int(entry.get("offset")) == _DEVSTAT_OFFSET
             if not (named or placed):
                 continue
             flags = entry.get("flags")
             if isinstance(flags, dict) and flags.get("valid") is False:
                 return None  # the drive says the value is not valid
-            value = plausible("device statistics percentage used", _int(entry.get("value")), PERCENTAGE_USED,
+            value = plausible("device statistics percentage used", as_int(entry.get("value")), PERCENTAGE_USED,
                               dropped)
             return Wear(value, DEVICE_STATISTICS) if value is not None else None
     return None
@@ -169,18 +170,8 @@ def _endurance_used(document: Mapping[str, Any], dropped: list[str]) -> Wear | N
     summary = document.get("endurance_used")
     if not isinstance(summary, dict):
         return None
-    value = plausible("endurance_used", _int(summary.get("current_percent")), PERCENTAGE_USED, dropped)
+    value = plausible("endurance_used", as_int(summary.get("current_percent")), PERCENTAGE_USED, dropped)
     return Wear(value, ENDURANCE_USED) if value is not None else None
-
-
-def _int(value: object) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return None
 
 
 __all__ = ["DEVICE_STATISTICS", "ENDURANCE_USED", "NVME_PERCENTAGE_USED", "SCSI_INDICATOR", "VENDOR_WEAR",
