@@ -1,10 +1,10 @@
 """OOB probe round cost: 100 targets, a third of them blackholed, each with its own deadline. Prints one JSON
 document. Targets (issue 10): a full round within 1.5x the per-target deadline; RSS with 100 targets reported.
 
-Runs as root: it makes a network namespace where 10.213.0.0/24 swallows packets (a veth whose peer drops
-frames sent to a MAC nobody has: no RST, no ICMP, the real timeout path), starts an AMT-like HTTP server and
-an RMCP responder on the namespace's loopback, and measures the probe rounds in a separate interpreter (so
-its RSS is the collector's, not the servers').
+Runs as root: it makes a network namespace where 10.213.0.0/24 swallows packets (tests/netns.py: routed to a
+gateway on a veth whose peer drops frames sent to a MAC nobody has: no RST, no ICMP, the real timeout path),
+starts an AMT-like HTTP server and an RMCP responder on the namespace's loopback, and measures the probe
+rounds in a separate interpreter (so its RSS is the collector's, not the servers').
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import statistics
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -51,10 +50,6 @@ print(json.dumps({"rounds": rounds, "states": states, "rss_before_mb": before, "
 """
 
 
-def _ip(*args: str) -> None:
-    subprocess.run(["ip", *args], check=True, capture_output=True, text=True, timeout=20)
-
-
 def inner() -> dict[str, Any]:
     from tests.oob_fixtures import RmcpResponder, amt_like_server, port_of
 
@@ -82,23 +77,12 @@ def main() -> int:
     if os.geteuid() != 0:
         print(json.dumps({"error": "needs root (a network namespace for the blackholed addresses)"}))
         return 1
-    name = f"physgap-bench-oob-{uuid.uuid4().hex[:8]}"
-    _ip("netns", "add", name)
-    try:
-        _ip("-n", name, "link", "set", "lo", "up")
-        _ip("-n", name, "link", "add", "v0", "type", "veth", "peer", "name", "v1")
-        _ip("-n", name, "addr", "add", "10.213.0.1/24", "dev", "v0")
-        _ip("-n", name, "link", "set", "v0", "up")
-        _ip("-n", name, "link", "set", "v1", "up")
-        for index in range(0, TARGETS, 3):
-            _ip("-n", name, "neigh", "add", f"10.213.0.{2 + index}", "lladdr", "02:00:5e:00:53:02", "dev", "v0",
-                "nud", "permanent")
+    from tests.netns import network_namespace
+
+    with network_namespace("bench-oob", blackholed=["10.213.0.0/24"]) as netns:
         started = time.monotonic()
-        result = subprocess.run(["ip", "netns", "exec", name, sys.executable, __file__, "--inner"], cwd=REPO,
-                                capture_output=True, text=True, timeout=300, check=True)
+        result = netns.run([sys.executable, __file__, "--inner"], timeout=300, check=True)
         wall = time.monotonic() - started
-    finally:
-        subprocess.run(["ip", "netns", "delete", name], capture_output=True, timeout=20, check=False)
     measured = json.loads(result.stdout)
     rounds = measured["rounds"]
     worst = max(rounds)

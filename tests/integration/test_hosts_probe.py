@@ -5,13 +5,9 @@ through the real HostsCollector and its bounded fan-out."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import socket
-import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,9 +20,8 @@ from collectors.model.gaps import RuleContext
 from collectors.model.readings import AnyReading, ComputeScan, HostReading
 from daemon.gaps import p4_hosts
 from tests.conftest import free_port
+from tests.netns import Netns, network_namespace, skip_or_fail
 from tests.unit.test_hosts_p4 import snapshot
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -147,46 +142,16 @@ print(json.dumps({"took": took, "hosts": {r.host: [r.online, r.detail] for r in 
 """
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"network namespace test cannot run in CI: {reason}")
-    pytest.skip(reason)
-
-
-def _ip(*args: str) -> None:
-    subprocess.run(["ip", *args], check=True, capture_output=True, text=True, timeout=20)
-
-
 @pytest.fixture
-def blackhole_netns() -> Iterator[str]:
+def blackhole_netns() -> Iterator[Netns]:
     """A namespace where 10.98.0.0/24 is routed to a gateway that does not exist: nothing ever answers."""
-    if shutil.which("ip") is None:
-        _unavailable("iproute2 `ip` is not installed")
-    name = f"physgap-hosts-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    try:
-        _ip("netns", "add", name)
-    except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
-        _unavailable(f"cannot create a network namespace (needs root): {getattr(exc, 'stderr', '') or exc}")
-    try:
-        _ip("-n", name, "link", "set", "lo", "up")
-        _ip("-n", name, "link", "add", "va", "type", "veth", "peer", "name", "vb")
-        _ip("-n", name, "addr", "add", "10.99.0.1/24", "dev", "va")
-        _ip("-n", name, "link", "set", "va", "up")
-        _ip("-n", name, "link", "set", "vb", "up")
-        # A gateway whose MAC nobody has: no ARP to fail fast with "host unreachable", the SYNs go out on va
-        # and vb drops frames not addressed to it.
-        _ip("-n", name, "neigh", "add", "10.99.0.254", "lladdr", "02:00:00:00:00:fe", "dev", "va", "nud", "permanent")
-        _ip("-n", name, "route", "add", "10.98.0.0/24", "via", "10.99.0.254")
-        yield name
-    finally:
-        subprocess.run(["ip", "netns", "delete", name], capture_output=True, timeout=20, check=False)
+    with network_namespace("hosts", blackholed=["10.98.0.0/24"], unavailable=skip_or_fail) as netns:
+        yield netns
 
 
-def test_blackholed_hosts_time_out_concurrently_as_offline(blackhole_netns: str) -> None:
+def test_blackholed_hosts_time_out_concurrently_as_offline(blackhole_netns: Netns) -> None:
     silent, timeout = 8, 1.0
-    result = subprocess.run(["ip", "netns", "exec", blackhole_netns, sys.executable, "-c", BLACKHOLE_ROUND,
-                             str(silent), str(timeout)], cwd=REPO, capture_output=True, text=True, timeout=60,
-                            check=False)
+    result = blackhole_netns.run([sys.executable, "-c", BLACKHOLE_ROUND, str(silent), str(timeout)])
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     found = report["hosts"]

@@ -9,20 +9,17 @@ the CI variable is set, because CI must not go green without having run it.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.netns import Netns, network_namespace, skip_or_fail
+
 OPERSTATES = {"up", "down", "lowerlayerdown", "dormant", "testing", "notpresent", "unknown"}
 
 COLLECT = """
@@ -55,46 +52,19 @@ print(json.dumps(out))
 """
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"network namespace test cannot run in CI: {reason}")
-    pytest.skip(reason)
-
-
-def _ip(*args: str) -> None:
-    subprocess.run(["ip", *args], check=True, capture_output=True, text=True, timeout=20)
-
-
 @pytest.fixture
 def netns() -> Iterator[str]:
-    if shutil.which("ip") is None:
-        _unavailable("iproute2 `ip` is not installed")
-    name = f"physgap-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    try:
-        _ip("netns", "add", name)
-    except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
-        detail = getattr(exc, "stderr", "") or str(exc)
-        _unavailable(f"cannot create a network namespace (needs root): {detail.strip()}")
-    try:
+    with network_namespace("test", unavailable=skip_or_fail) as namespace:
         # Two pairs: va/vb both up; vc up with its peer vd admin-down.
-        _ip("-n", name, "link", "add", "va", "type", "veth", "peer", "name", "vb")
-        _ip("-n", name, "link", "add", "vc", "type", "veth", "peer", "name", "vd")
-        for up in ("va", "vb", "vc", "lo"):
-            _ip("-n", name, "link", "set", up, "up")
-        yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], check=False, capture_output=True, timeout=20)
+        namespace.ip("link", "add", "va", "type", "veth", "peer", "name", "vb")
+        namespace.ip("link", "add", "vc", "type", "veth", "peer", "name", "vd")
+        for up in ("va", "vb", "vc"):
+            namespace.ip("link", "set", up, "up")
+        yield namespace.name
 
 
 def run_in_ns(ns: str, script: str, *args: str) -> Any:
-    proc = subprocess.run(
-        ["ip", "netns", "exec", ns, sys.executable, "-c", script, *args],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    proc = Netns(ns).run([sys.executable, "-c", script, *args])
     assert proc.returncode == 0, f"collector failed in {ns}:\n{proc.stderr}"
     return json.loads(proc.stdout)
 

@@ -8,12 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
-import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,7 +19,8 @@ from collectors.kit.context import RunContext
 from collectors.model.readings import OobReading
 from collectors.oob.collector import OobProbeCollector
 from collectors.oob.config import OobTarget
-from tests.conftest import REPO, free_port, run_physgap
+from tests.conftest import free_port, run_physgap
+from tests.netns import Netns, network_namespace, skip_or_fail
 from tests.oob_fixtures import (
     DMIDECODE,
     RmcpResponder,
@@ -161,49 +158,21 @@ print(json.dumps({"round": time.monotonic() - started, "readings": [dataclasses.
 """
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"network namespace test cannot run in CI: {reason}")
-    pytest.skip(reason)
-
-
-def _ip(*args: str) -> None:
-    subprocess.run(["ip", *args], check=True, capture_output=True, text=True, timeout=20)
-
-
 @pytest.fixture
-def blackhole_netns() -> Iterator[str]:
-    """A namespace where 10.213.0.2 is a blackhole (packets vanish: no RST, no ICMP) and 10.214.0.0/24
+def blackhole_netns() -> Iterator[Netns]:
+    """A namespace where 10.213.0.0/24 is a blackhole (packets vanish: no RST, no ICMP) and 10.214.0.0/24
     has an `unreachable` route (the kernel answers EHOSTUNREACH at once)."""
-    if shutil.which("ip") is None:
-        _unavailable("iproute2 `ip` is not installed")
-    name = f"physgap-oob-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    try:
-        _ip("netns", "add", name)
-    except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
-        _unavailable(f"cannot create a network namespace (needs root): {getattr(exc, 'stderr', '') or exc}")
-    try:
-        _ip("-n", name, "link", "set", "lo", "up")
-        # A veth whose peer drops the frames: they are addressed to a MAC nobody has (a permanent neighbour
-        # entry, so no ARP failure turns the silence into EHOSTUNREACH).
-        _ip("-n", name, "link", "add", "v0", "type", "veth", "peer", "name", "v1")
-        _ip("-n", name, "addr", "add", "10.213.0.1/24", "dev", "v0")
-        _ip("-n", name, "link", "set", "v0", "up")
-        _ip("-n", name, "link", "set", "v1", "up")
-        _ip("-n", name, "neigh", "add", "10.213.0.2", "lladdr", "02:00:5e:00:53:02", "dev", "v0", "nud", "permanent")
-        _ip("-n", name, "route", "add", "unreachable", "10.214.0.0/24")
-        yield name
-    finally:
-        subprocess.run(["ip", "netns", "delete", name], capture_output=True, timeout=20, check=False)
+    with network_namespace("oob", blackholed=["10.213.0.0/24"], unreachable=["10.214.0.0/24"],
+                           unavailable=skip_or_fail) as netns:
+        yield netns
 
 
-def test_a_blackholed_address_times_out_at_each_targets_own_deadline(blackhole_netns: str) -> None:
+def test_a_blackholed_address_times_out_at_each_targets_own_deadline(blackhole_netns: Netns) -> None:
     targets = [{"name": "amt-void", "host": "10.213.0.2", "kind": "amt", "port": 16992, "timeout": 1.0},
                {"name": "ipmi-void", "host": "10.213.0.2", "kind": "ipmi", "port": 623, "timeout": 1.0},
                {"name": "tcp-void", "host": "10.213.0.2", "kind": "tcp", "port": 22, "timeout": 1.0},
                {"name": "no-route", "host": "10.214.0.9", "kind": "amt", "port": 16992, "timeout": 1.0}]
-    result = subprocess.run(["ip", "netns", "exec", blackhole_netns, sys.executable, "-c", CHILD,
-                             json.dumps(targets)], cwd=REPO, capture_output=True, text=True, timeout=60, check=True)
+    result = blackhole_netns.run([sys.executable, "-c", CHILD, json.dumps(targets)], check=True)
     found = {r["target"]: r for r in json.loads(result.stdout)["readings"]}
     assert {n: found[n]["state"] for n in found} == {
         "amt-void": "timeout", "ipmi-void": "timeout", "tcp-void": "timeout", "no-route": "unreachable"}
