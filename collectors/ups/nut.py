@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from collectors.kit.context import Cancelled, CollectorError, RunContext
+from collectors.kit.files import read_regular
 from collectors.kit.secrets import SecretError, read_secret, warn_if_others_can_read
 from collectors.kit.warnonce import WarnOnce
 from collectors.model.readings import UpsReading
@@ -356,14 +357,15 @@ class NutUpsCollector:
         if path is None:
             return None
         try:
-            with path.open("rb") as handle:
-                raw = handle.read(_MAX_CONF)
+            # Never a blocking open of a FIFO in its place, never an endless read of a device.
+            raw = read_regular(path, _MAX_CONF)
         except FileNotFoundError:
             return None
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             # Debian ships it 0640 root:nut: physgap sees it only when its user is in group nut.
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
             self._warn.warn(f"upsmon:{path}", "ups: cannot read %s (%s); local shutdown protection unknown",
-                            path, exc.strerror or type(exc).__name__)
+                            path, reason)
             return None
         self._warn.forget(f"upsmon:{path}")
         return parse_upsmon_conf(raw.decode("utf-8", "replace"))

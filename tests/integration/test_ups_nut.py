@@ -101,6 +101,16 @@ def test_scenario_flags_and_numbers(scenario_server: NutServer, tmp_path: Path, 
     assert reading.local_upsmon is None  # no upsmon.conf on this "host"
 
 
+def test_an_upsmon_conf_that_is_a_fifo_is_refused_without_blocking(scenario_server: NutServer,
+                                                                     tmp_path: Path) -> None:
+    fifo = tmp_path / "upsmon.conf"
+    os.mkfifo(fifo)
+    collector = NutUpsCollector([entry(scenario_server)], upsmon_conf=fifo)
+    readings = collector.collect(ctx(tmp_path))  # a plain open() would wait for a writer forever
+    assert readings and all(r.up for r in readings)
+    assert all(r.local_upsmon is None for r in readings)  # local protection unknown, not "none"
+
+
 @pytest.mark.parametrize("name", list(nut_devs.PHASES))
 def test_three_phase_ups_keeps_every_phase(scenario_server: NutServer, tmp_path: Path, name: str) -> None:
     reading = by_ups(NutUpsCollector([entry(scenario_server)], upsmon_conf=None).collect(ctx(tmp_path)))[
