@@ -40,6 +40,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# What physgap.service and scripts/run set (see the unit for why).
+SHIPPED_ARENAS = "2"
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
@@ -90,8 +92,8 @@ def machine() -> dict[str, Any]:
 
 
 def arena_max() -> str:
-    """The daemon inherits this process's environment: glibc's per-thread malloc arenas shape its RSS."""
-    return os.environ.get("MALLOC_ARENA_MAX", "unset (glibc default: 8 per CPU)")
+    """What the daemon runs with: glibc's per-thread malloc arenas shape its RSS."""
+    return os.environ.get("MALLOC_ARENA_MAX", SHIPPED_ARENAS)
 
 
 def get(port: int, path: str, timeout: float = TIMEOUT) -> tuple[int, bytes]:
@@ -133,7 +135,9 @@ def world_daemon(root: Path, log_level: str = "info") -> Iterator[WorldDaemon]:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "daemon.cli", "--log-level", log_level, "--log-format", "text", "run",
                  "--config", str(world.config)],
-                cwd=REPO, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                cwd=REPO, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                # As the systemd unit and scripts/run start it, unless the caller sets another value.
+                env={**os.environ, "MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX", SHIPPED_ARENAS)})
         daemon = WorldDaemon(root, port, proc, log, world)
         try:
             deadline = time.monotonic() + 30

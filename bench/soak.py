@@ -18,10 +18,11 @@ RSS, open file descriptors and threads are read at the start and at each full mi
 from the first minute (imports, caches and first-run allocations settle in it) to the end.
 Target (issue 11): RSS growth after the first minute < 2 MB; no failed request.
 
-The daemon inherits this process's environment, and `setup.malloc_arena_max` records MALLOC_ARENA_MAX: with
-glibc's default (up to 8 arenas per CPU, one taken by each thread that allocates) the daemon's 14 threads
-spread small allocations over many arenas that are each kept grown, which is RSS without live objects
-(tracemalloc saw no Python allocation growing between minutes). Compare a run with MALLOC_ARENA_MAX=2.
+The daemon runs with MALLOC_ARENA_MAX=2 as the systemd unit and scripts/run start it (set the variable to
+another value to compare), and `setup.malloc_arena_max` records it: with glibc's default (up to 8 arenas
+per CPU, one taken by each thread that allocates) the daemon's 14 threads spread small allocations over
+many arenas that are each kept grown, which is RSS without live objects (tracemalloc saw no Python
+allocation growing between minutes): +2.89 MB against +1.68 MB with two arenas.
 """
 
 from __future__ import annotations
