@@ -363,10 +363,14 @@ UPS = Kind[UpsReading](
         UpsField("physgap_ups_load_ratio", "Output load.", "Load", "ratio", _UPS, value=lambda u: u.load_ratio,
                  when=_ups_current, ha=_PERCENT),
         UpsField("physgap_ups_input_voltage_volts", "Input voltage. On a UPS with several phases or lines the "
-                 "lowest phase-to-neutral one, so a sagging phase shows.", "Input voltage", "volts", _UPS,
+                 "lowest one, so a sagging phase shows: over NUT the lowest phase-to-neutral voltage, over SNMP "
+                 "the lowest line the UPS reports (phase-to-neutral or line-to-line, as its MIB has it).",
+                 "Input voltage", "volts", _UPS,
                  value=lambda u: u.input_voltage_volts, when=_ups_current, ha=_VOLTAGE),
         UpsField("physgap_ups_output_voltage_volts", "Output voltage. On a UPS with several phases or lines the "
-                 "lowest phase-to-neutral one.", "Output voltage", "volts", _UPS,
+                 "lowest one: over NUT the lowest phase-to-neutral voltage, over SNMP the lowest line the UPS "
+                 "reports (phase-to-neutral or line-to-line, as its MIB has it).",
+                 "Output voltage", "volts", _UPS,
                  value=lambda u: u.output_voltage_volts, when=_ups_current, ha=_VOLTAGE),
         UpsField("physgap_ups_input_phase_voltage_volts", "Input voltage per phase or line, for a UPS that "
                  "reports more than one.", "Input voltage per phase", "volts", (*_UPS, "phase"),
@@ -430,8 +434,10 @@ SWITCH_PORTS = Kind[SwitchPortReading](
                         "alias its ifAlias, interface this host's NIC cabled to it ([[switch]].ports or LLDP).",
                         "Identity", "info", (*_SWITCH_PORT, "if_index", "alias", "interface", "mapped_by"), "info",
                         value=_one, label_values=lambda p: (str(p.if_index), p.alias, p.interface, p.mapped_by)),
-        SwitchPortField("physgap_switch_port_up", "1 when the port is operationally up (IF-MIB ifOperStatus).",
-                        "Link up", "boolean", _SWITCH_PORT, value=lambda p: _flag(p.up), ha=_CONNECTIVITY),
+        SwitchPortField("physgap_switch_port_up", "1 when the port is operationally up (IF-MIB ifOperStatus); "
+                        "absent while the switch reports its status as unknown or not at all.",
+                        "Link up", "boolean", _SWITCH_PORT,
+                        value=lambda p: None if p.oper_status == "unknown" else _flag(p.up), ha=_CONNECTIVITY),
         SwitchPortField("physgap_switch_port_speed_bytes", "Negotiated speed of the port in bytes per second; "
                         "absent while the port is down or reports no believable speed.", "Link speed", "bytes/s",
                         _SWITCH_PORT, scale_note="IF-MIB ifHighSpeed Mbit/s × 125 000 (ifSpeed bit/s ÷ 8 without it)",
@@ -662,10 +668,11 @@ OOB_LOCAL = Kind[OobLocalReading](
                       "a BMC (/dev/ipmi0, ACPI IPI0001, SMBIOS type 38); absent when it could not be read.",
                       "Present", "boolean", _CAPABILITY, value=lambda c: _optional_flag(c.present),
                       ha=_FLAG_DIAGNOSTIC),
-        OobLocalField("physgap_oob_local_info", "How the capability was decided; always 1. version: the ME "
+        # No evidence label: it carries error text (dmidecode's), and a label that changes with it would
+        # start a new series each time. The evidence is in P6's.
+        OobLocalField("physgap_oob_local_info", "The capability's firmware; always 1. version: the ME "
                       "firmware where /sys/class/mei exposes it.", "Identity", "info",
-                      (*_CAPABILITY, "version", "evidence"), "info", value=_one,
-                      label_values=lambda c: (c.version, c.evidence)),
+                      (*_CAPABILITY, "version"), "info", value=_one, label_values=lambda c: (c.version,)),
     ),
 )
 

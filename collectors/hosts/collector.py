@@ -9,6 +9,9 @@ Where the list comes from, in this order:
    [hosts].timeout.
 3. Neither: this host is not part of a compute cluster and nothing is configured. The ComputeScan says so
    (source ""), and P4 reads "not applicable" rather than raising an alert on every NAS and Debian box.
+   Only for the default path, though: a [hosts] members path the operator wrote that does not exist (a typo,
+   an unmounted share) is a problem with the reason, not "no cluster". The config cannot tell the default
+   path written out from the default, so /etc/pve/.members written explicitly reads as the default does.
 
 A .members that exists but cannot be read or makes no sense (pmxcfs half up, a truncated copy, a FIFO, a
 wrong path), or is missing from a directory that exists (/etc/pve without pmxcfs mounted on it), is not
@@ -21,11 +24,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from collectors.hosts.config import HostsConfig, ProbeTarget
+from collectors.hosts.config import DEFAULT_MEMBERS, HostsConfig, ProbeTarget
 from collectors.hosts.members import Members, MembersError, parse_members, read_members
 from collectors.hosts.probe import ProbeResult, probe
 from collectors.kit.context import RunContext
 from collectors.kit.fanout import fan_out
+from collectors.kit.resolve import Resolver
 from collectors.kit.warnonce import WarnOnce
 from collectors.model.readings import AnyReading, ComputeScan, HostReading
 
@@ -44,6 +48,8 @@ class HostsCollector:
         self._config = config
         self._targets = config.targets
         self._warn = WarnOnce(log, "hosts: ")
+        # Names whose lookup still hangs from an earlier round are waited on, not looked up again.
+        self._resolver = Resolver("physgap-hosts-resolve")
 
     def collect(self, ctx: RunContext) -> Sequence[AnyReading]:
         members_problem = ""
@@ -56,12 +62,22 @@ class HostsCollector:
                     # not mounted. That is a Proxmox node with a problem, not "no Proxmox here".
                     raise MembersError(f"missing, but {path.parent} exists: is the Proxmox VE cluster "
                                        "filesystem (pve-cluster, pmxcfs) running?")
+                if data is None and path != DEFAULT_MEMBERS:
+                    raise MembersError("the configured .members does not exist (check [hosts] members, and "
+                                       "whether the file system holding it is mounted)")
                 members = None if data is None else parse_members(data)
             except MembersError as exc:
                 members_problem = f"{path}: {exc}"
                 self._warn.warn(f"members:{exc}", "%s", members_problem)
             else:
                 if members is not None:
+                    if members.cluster is None and (path.parent / "corosync.conf").exists():
+                        # pmxcfs writes only the node's own name until it has loaded the cluster from corosync
+                        # (after a boot, a restart of pve-cluster): "standalone" now would open P4 as high on
+                        # every node of a healthy cluster for a while.
+                        return [ComputeScan(source="pve", complete=False, reason=(
+                            f"{path} lists no cluster yet, but {path.parent / 'corosync.conf'} exists: the cluster "
+                            "filesystem has not loaded the cluster membership (pve-cluster just started?)"))]
                     return self._from_members(members, ctx)
         if self._targets:
             hosts = self._probed(ctx)
@@ -101,7 +117,9 @@ class HostsCollector:
         timeout = self._config.timeout
 
         def work(target: ProbeTarget, sub: RunContext) -> ProbeResult:
-            return probe(target, sub, timeout)
+            # Ends a little before the fan-out stops waiting, so a probe that used its whole share (a slow
+            # name lookup) still hands its reading back.
+            return probe(target, sub.keeping_back(), timeout, self._resolver)
 
         def failed(target: ProbeTarget, error: BaseException) -> ProbeResult:
             return ProbeResult(None, f"probe failed: {error}", "")

@@ -5,6 +5,10 @@ offline, with the reason kept (a refused port means the machine answers but noth
 operator reads differently from silence). A name that does not resolve, or a probe the run's deadline cut
 short, is undetermined: it says nothing about the host.
 
+The host's timeout starts once its name is resolved: a slow resolver (waited for up to the run's deadline,
+on the caller's resolver, collectors.kit.resolve) must not leave the connects no time and make a host that
+was never tried read offline. A host whose lookup left no time to connect is undetermined too.
+
 Ports are tried in order, staggered as in Happy Eyeballs (RFC 8305): the next attempt starts as soon as the
 previous one failed, or STAGGER after it started. A live Proxmox node answers on 8006 long before, so its
 sshd never sees the probe: a bare connect-and-close logs "Connection closed [preauth]" there every interval,
@@ -26,6 +30,7 @@ from dataclasses import dataclass
 from collectors.hosts.config import ProbeTarget
 from collectors.kit.config import format_duration
 from collectors.kit.context import Cancelled, RunContext
+from collectors.kit.resolve import LookupPending, Resolver
 
 # Addresses of one name tried at most (a name with many A/AAAA records is not a compute host).
 MAX_ADDRESSES = 4
@@ -58,20 +63,29 @@ class _Attempt:
     port: int
 
 
-def probe(target: ProbeTarget, ctx: RunContext, timeout: float) -> ProbeResult:
+# Probes called without a resolver of their own (the collector passes its own) share this one.
+DEFAULT_RESOLVER = Resolver("physgap-hosts-resolve")
+
+
+def probe(target: ProbeTarget, ctx: RunContext, timeout: float,
+          resolver: Resolver = DEFAULT_RESOLVER) -> ProbeResult:
     """Connect to `target`'s (port, address) pairs in order, staggered; the first accepted connection decides."""
+    try:
+        resolved = resolver.resolve(target.host, None, socket.SOCK_STREAM, ctx.deadline, ctx.cancel)
+    except LookupPending as pending:
+        return ProbeResult(None, f"{pending}; no time left to connect", "")
+    except (OSError, UnicodeError) as exc:
+        return ProbeResult(None, f"name does not resolve ({getattr(exc, 'strerror', None) or exc})", "")
+    addresses = list(dict.fromkeys((family, str(info[0])) for family, _, _, _, info in resolved.infos))[
+        :MAX_ADDRESSES]
+    if not addresses:
+        return ProbeResult(None, "no address to connect to", "")
     started = time.monotonic()
     deadline = min(ctx.deadline, started + timeout)
-    try:
-        # getaddrinfo cannot be given a deadline; a hung resolver costs this host's worker only (the fan-out
-        # stops waiting for it at the run's deadline).
-        infos = socket.getaddrinfo(target.host, None, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
-        return ProbeResult(None, f"name does not resolve ({getattr(exc, 'strerror', None) or exc})", "")
-    addresses = list(dict.fromkeys((family, str(info[0])) for family, _, _, _, info in infos))[:MAX_ADDRESSES]
     queue = deque((family, address, port) for port in target.ports for family, address in addresses)
     stagger = min(STAGGER, timeout / 4)
     failures: dict[str, list[str]] = {}
+    attempted = False
     with ExitStack() as stack:
         selector = stack.enter_context(selectors.DefaultSelector())
         next_start = started
@@ -83,6 +97,7 @@ def probe(target: ProbeTarget, ctx: RunContext, timeout: float) -> ProbeResult:
                 break
             if queue and (now >= next_start or not selector.get_map()):
                 family, address, port = queue.popleft()
+                attempted = True
                 next_start = now + stagger
                 result = _start(family, address, port, stack, selector)
                 if isinstance(result, ProbeResult):
@@ -103,7 +118,9 @@ def probe(target: ProbeTarget, ctx: RunContext, timeout: float) -> ProbeResult:
                 failures.setdefault(_word(error), []).append(str(attempt.port))
                 next_start = time.monotonic()
         silent = [str(key.data.port) for key in selector.get_map().values()] + [str(port) for *_, port in queue]
-    tried = addresses[0][1] if addresses else ""
+    tried = addresses[0][1]
+    if not attempted:
+        return ProbeResult(None, f"name lookup took {resolved.waited:.1f} s; no time left to connect", tried)
     if silent:
         if deadline < started + timeout and time.monotonic() < started + timeout:
             return ProbeResult(None, "probe cut short by the run's deadline", tried)

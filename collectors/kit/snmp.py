@@ -23,13 +23,15 @@ import contextlib
 import importlib.util
 import logging
 import socket
-import threading
+import time
+import traceback
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from collectors.kit.context import Cancelled, RunContext
+from collectors.kit.resolve import Lookup, Resolver
 from collectors.kit.secrets import SecretError, read_secret, warn_if_others_can_read
 from collectors.kit.snmp_target import SnmpTarget
 from collectors.kit.warnonce import WarnOnce
@@ -51,6 +53,10 @@ MAX_ROWS = 64
 BULK_REPETITIONS = 10
 # USM keys shorter than this are refused by RFC 3414 agents (and by pysnmp) anyway; saying so is clearer.
 MIN_USM_KEY = 8
+# SNMPv1's error status for "no such object" (also "no next object": the end of the agent's view).
+_NO_SUCH_NAME = 2
+# Secrets shorter than this are not cut out of failure texts (see Engine.redact).
+_MIN_REDACTED = 4
 # How often the run looks at the daemon's cancel event while waiting on agents.
 _CANCEL_POLL = 0.1
 # No request waits less than this, even when the run is nearly out of time: it would only fail spuriously.
@@ -107,8 +113,8 @@ def _usm_key(path: Path | None, what: str, warn: WarnOnce) -> str:
     except SecretError as exc:
         raise SnmpError(f"no SNMPv3 {what} key: {exc}") from None
     warn_if_others_can_read(secret, warn, f"SNMPv3 {what} key file %s is world-readable; chmod o-r it")
-    if len(secret.value) < MIN_USM_KEY:
-        raise SnmpError(f"SNMPv3 {what} key in {secret.path} is shorter than {MIN_USM_KEY} characters")
+    if len(secret.value.encode("utf-8")) < MIN_USM_KEY:  # RFC 3414 counts octets, as sent (UTF-8)
+        raise SnmpError(f"SNMPv3 {what} key in {secret.path} is shorter than {MIN_USM_KEY} bytes")
     return secret.value
 
 
@@ -162,36 +168,38 @@ def _indication(error_indication: Any) -> str:
     return f"SNMP error: {error_indication}"
 
 
-def _resolve(host: str, port: int) -> asyncio.Future[tuple[int, tuple[str, int]]]:
-    """Resolve in a daemon thread of our own: pysnmp would use the loop's default executor, and asyncio.run
-    waits for that executor at exit, so a hung resolver would hold the run past its deadline."""
+# Lookups still running from an earlier run are waited on, never started again (collectors.kit.resolve).
+_RESOLVER = Resolver("physgap-snmp-resolve")
+
+
+def _resolve(host: str, port: int) -> tuple[Lookup, asyncio.Future[tuple[int, tuple[str, int]]]]:
+    """Resolve on the kit resolver's daemon thread: pysnmp would use the loop's default executor, and
+    asyncio.run waits for that executor at exit, so a hung resolver would hold the run past its deadline."""
     loop = asyncio.get_running_loop()
     future: asyncio.Future[tuple[int, tuple[str, int]]] = loop.create_future()
 
-    def settle(result: tuple[int, tuple[str, int]] | None, error: BaseException | None) -> None:
+    def settle() -> None:
         if future.done():
             return
-        if error is not None:
-            future.set_exception(error)
-        elif result is not None:
-            future.set_result(result)
-
-    def work() -> None:
-        result: tuple[int, tuple[str, int]] | None = None
-        error: BaseException | None = None
         try:
-            infos = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM, proto=socket.IPPROTO_UDP)
+            infos = Resolver.outcome(lookup)
             # IPv4 first: it is what management cards speak, and what UdpTransportTarget expects.
             infos.sort(key=lambda info: info[0] != socket.AF_INET)
             family, address = infos[0][0], infos[0][4]
-            result = (int(family), (str(address[0]), int(address[1])))
+            future.set_result((int(family), (str(address[0]), int(address[1]))))
         except OSError as exc:
-            error = exc
-        with contextlib.suppress(RuntimeError):  # the loop is gone: the run ended without us
-            loop.call_soon_threadsafe(settle, result, error)
+            future.set_exception(exc)
+        except UnicodeError as exc:  # a name IDNA cannot encode
+            future.set_exception(OSError(str(exc)))
+        except IndexError:
+            future.set_exception(OSError("no address"))
 
-    threading.Thread(target=work, name=f"physgap-resolve-{host}", daemon=True).start()
-    return future
+    def done() -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is gone: the run ended without us
+            loop.call_soon_threadsafe(settle)
+
+    lookup = _RESOLVER.start(host, port, socket.SOCK_DGRAM, done)
+    return lookup, future
 
 
 class Session:
@@ -226,19 +234,27 @@ class Session:
             del wanted[index - 1]
         return {}
 
-    async def walk(self, column: str, max_rows: int = MAX_ROWS) -> dict[str, Value]:
-        """The rows of one table column (`column.index` -> value), at most `max_rows`."""
+    async def walk(self, column: str, max_rows: int = MAX_ROWS, strict: bool = False) -> dict[str, Value]:
+        """The rows of one table column (`column.index` -> value), at most `max_rows`.
+
+        An agent error ends the walk with the rows read so far: an optional table costs that table only.
+        With `strict`, an error in the first request raises SnmpError instead, since "no rows" would then
+        read as a measured empty table (SNMPv1's noSuchName there is still no rows: the end of the view)."""
         hlapi = _hlapi()
         values: dict[str, Value] = {}
         rows = hlapi.walk_cmd(self._engine, self._auth, self._transport, self._context_data(),
                               hlapi.ObjectType(hlapi.ObjectIdentity(column)),
                               lexicographicMode=False, lookupMib=False, maxRows=max_rows)
+        first = True
         async with contextlib.aclosing(rows):
             async for error_indication, error_status, _index, var_binds in rows:
                 if error_indication:
                     raise SnmpError(_indication(error_indication))
                 if error_status:
-                    break  # an agent error inside one table costs that table only
+                    if strict and first and int(error_status) != _NO_SUCH_NAME:
+                        raise SnmpError(_status_reason(error_status, column))
+                    break
+                first = False
                 values.update(_collect(var_binds))
         return values
 
@@ -252,7 +268,8 @@ class Session:
         if not self._bulk:
             values: dict[str, Value] = {}
             for column in columns:
-                values.update(await self.walk(column, max_rows))
+                # Strict until a row came back: a later column's error costs that column only.
+                values.update(await self.walk(column, max_rows, strict=not values))
             return values
         return await self._bulk_columns(columns, max_rows)
 
@@ -261,6 +278,7 @@ class Session:
         values: dict[str, Value] = {}
         cursors = {column: column for column in dict.fromkeys(columns)}  # column -> last OID read in it
         counts = dict.fromkeys(cursors, 0)
+        first = True
         while cursors:
             active = list(cursors)
             error_indication, error_status, _index, var_binds = await hlapi.bulk_cmd(
@@ -268,8 +286,12 @@ class Session:
                 *(hlapi.ObjectType(hlapi.ObjectIdentity(cursors[column])) for column in active), lookupMib=False)
             if error_indication:
                 raise SnmpError(_indication(error_indication))
+            if error_status and first:
+                # Nothing read yet: "no rows" would read as a measured empty table.
+                raise SnmpError(_status_reason(error_status, columns[0]))
             if error_status or not var_binds:
-                break  # an agent error inside one table costs that table only
+                break  # an error part-way through keeps the rows read so far
+            first = False
             finished: set[str] = set()
             # The answer is row-major: repetition r of column c sits at r * len(active) + c.
             for position, (name, value) in enumerate(var_binds):
@@ -290,6 +312,10 @@ class Session:
         return values
 
 
+def _status_reason(error_status: Any, column: str) -> str:
+    return f"SNMP error reading the table at {column}: {error_status.prettyPrint()}"
+
+
 def _increases(before: str, after: str) -> bool:
     return tuple(int(arc) for arc in after.split(".")) > tuple(int(arc) for arc in before.split("."))
 
@@ -305,12 +331,28 @@ class Engine:
         self._engine = _hlapi().SnmpEngine()
         self._ctx = ctx
         self._v3_engines: list[Any] = []
+        # Communities and SNMPv3 keys of the agents asked this run: cut from any failure's text.
+        self._secrets: list[str] = []
+
+    def redact(self, text: str) -> str:
+        """`text` with every secret of this run's agents replaced (longest first: one may contain another)."""
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            # A one- to three-character community would cut letters out of every word and hides nothing.
+            if len(secret) >= _MIN_REDACTED:
+                text = text.replace(secret, "<secret>")
+        return text
 
     async def session(self, agent: Agent) -> Session:
         """Resolve the agent's host and open a transport whose worst case fits in what is left of the run."""
         hlapi = _hlapi()
+        self._secrets.extend(_secrets_of(agent))
+        lookup, resolved = _resolve(agent.host, agent.port)
         try:
-            family, address = await _resolve(agent.host, agent.port)
+            # A little before the run's end, so that a hung lookup is reported as such, not as a silent agent.
+            family, address = await asyncio.wait_for(resolved, max(0.0, self._ctx.remaining() - _CANCEL_POLL))
+        except TimeoutError:
+            raise SnmpError(f"name lookup for {agent.host} still pending (started "
+                            f"{time.monotonic() - lookup.started:.1f} s ago)") from None
         except OSError as exc:
             raise SnmpError(f"cannot resolve {agent.host}: {exc.strerror or exc}") from None
         # One request's worst case is (retries + 1) x timeout: it must end before the run does.
@@ -333,6 +375,12 @@ class Engine:
             engine.close_dispatcher()
 
 
+def _secrets_of(agent: Agent) -> list[str]:
+    if agent.usm is None:
+        return [agent.community]
+    return [key for key in (agent.usm.auth_key, agent.usm.priv_key) if key]
+
+
 _AUTH_NAMES = {"MD5": "usmHMACMD5AuthProtocol", "SHA": "usmHMACSHAAuthProtocol",
                "SHA224": "usmHMAC128SHA224AuthProtocol", "SHA256": "usmHMAC192SHA256AuthProtocol",
                "SHA384": "usmHMAC256SHA384AuthProtocol", "SHA512": "usmHMAC384SHA512AuthProtocol"}
@@ -343,14 +391,17 @@ _PRIV_NAMES = {"DES": "usmDESPrivProtocol", "AES": "usmAesCfb128Protocol", "AES1
 def _usm_auth(usm: Usm) -> Any:
     hlapi = _hlapi()
     auth_protocol = getattr(hlapi, _AUTH_NAMES[usm.auth_protocol])
+    # Keys go to pysnmp as UTF-8 bytes, as net-snmp hashes them: a str would be encoded Latin-1 by pyasn1
+    # (another key than the agent's for "é", an exception carrying the key for "€").
+    auth_key = usm.auth_key.encode("utf-8")
     if usm.priv_key is None:
-        return hlapi.UsmUserData(usm.username, usm.auth_key, authProtocol=auth_protocol)
+        return hlapi.UsmUserData(usm.username, auth_key, authProtocol=auth_protocol)
     # pysnmp's ciphers come from `cryptography`; without it every request would fail with an obscure
     # "Ciphering services not available".
     if importlib.util.find_spec("cryptography") is None:
         raise SnmpError("SNMPv3 privacy (priv_key_file) needs the Python package cryptography, which is not "
                         "installed")
-    return hlapi.UsmUserData(usm.username, usm.auth_key, usm.priv_key, authProtocol=auth_protocol,
+    return hlapi.UsmUserData(usm.username, auth_key, usm.priv_key.encode("utf-8"), authProtocol=auth_protocol,
                              privProtocol=getattr(hlapi, _PRIV_NAMES[usm.priv_protocol]))
 
 
@@ -366,7 +417,8 @@ async def _poll_all(ctx: RunContext, targets: Sequence[T], poll: Callable[[Engin
                     failed: Callable[[T, str], R]) -> list[R]:
     engine = Engine(ctx)
     try:
-        polls = asyncio.gather(*(_bounded(ctx, poll(engine, target), target, failed) for target in targets))
+        polls = asyncio.gather(*(_bounded(ctx, engine, poll(engine, target), target, failed)
+                                 for target in targets))
         watcher = asyncio.create_task(_watch_cancel(ctx))
         both: list[asyncio.Future[Any]] = [polls, watcher]
         await asyncio.wait(both, return_when=asyncio.FIRST_COMPLETED)
@@ -381,16 +433,20 @@ async def _poll_all(ctx: RunContext, targets: Sequence[T], poll: Callable[[Engin
         engine.close()
 
 
-async def _bounded(ctx: RunContext, answer: Awaitable[R], target: T, failed: Callable[[T, str], R]) -> R:
+async def _bounded(ctx: RunContext, engine: Engine, answer: Awaitable[R], target: T,
+                   failed: Callable[[T, str], R]) -> R:
     try:
         return await asyncio.wait_for(answer, timeout=max(ctx.remaining(), 0.0))
     except TimeoutError:
         return failed(target, "no complete SNMP answer within the collector's deadline")
-    except SnmpError as exc:
+    except SnmpError as exc:  # our own words, which never quote a secret
         return failed(target, str(exc))
     except Exception as exc:  # a pysnmp surprise must cost this target only, never the run
-        reason = f"SNMP error: {type(exc).__name__}: {exc}"
-        log.debug("SNMP poll failed unexpectedly: %s", reason, exc_info=True)
+        # pysnmp and pyasn1 put the values they choked on into their messages: a key or community among them
+        # must not reach the reason (metrics, MQTT, the page) or the log.
+        reason = engine.redact(f"SNMP error: {type(exc).__name__}: {exc}")
+        log.debug("SNMP poll failed unexpectedly: %s\n%s", reason,
+                  engine.redact("".join(traceback.format_exception(exc))))
         return failed(target, reason)
 
 

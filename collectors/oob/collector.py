@@ -1,7 +1,8 @@
 """The out-of-band probe round: every [[oob.targets]] entry at once, each under its own deadline.
 
 A round lasts about as long as its slowest target's timeout, not the sum: one blackholed BMC costs only its
-own reading ("timeout"), and the round's deadline (the run's) bounds what a hung name lookup can cost.
+own reading ("timeout"), and a hung name lookup costs its own ("unresolvable", timed out) and, while it
+hangs, no second lookup of that name in later rounds (the collector's resolver).
 Every configured target has a reading in every round, so an endpoint that did not answer is shown as such,
 never dropped.
 """
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 
 from collectors.kit.context import RunContext
 from collectors.kit.fanout import fan_out
+from collectors.kit.resolve import Resolver
 from collectors.kit.secrets import read_secret, warn_if_others_can_read
 from collectors.kit.warnonce import WarnOnce
 from collectors.model.readings import AnyReading, OobReading
@@ -39,10 +41,11 @@ class OobProbeCollector:
     def __init__(self, targets: Sequence[OobTarget]) -> None:
         self._targets = tuple(targets)
         self._warn = WarnOnce(log)
+        self._resolver = Resolver("physgap-oob-resolve")
 
     def collect(self, ctx: RunContext) -> Sequence[AnyReading]:
         def work(target: OobTarget, sub: RunContext) -> OobReading:
-            return probe(target, sub.sub(target.timeout), lambda: self._credentials(target))
+            return probe(target, sub.sub(target.timeout), lambda: self._credentials(target), self._resolver)
 
         def crashed(target: OobTarget, error: BaseException) -> OobReading:
             return _reading(target, "error", f"probe failed: {type(error).__name__}: {error}", 0.0)
@@ -53,7 +56,7 @@ class OobProbeCollector:
         for target in self._targets:
             reading = results.get(target)
             if reading is None:
-                # Still resolving its name (getaddrinfo has no timeout) or never started at the deadline.
+                # Never started before the round's deadline (targets queued behind the concurrency cap).
                 reading = _reading(target, "timeout", "no answer before the probe round's deadline",
                                    target.timeout)
             if not reading.up:

@@ -24,6 +24,9 @@ _STATUS_LINE = re.compile(r"HTTP/1\.[01] ([0-9]{3})(?: (.*))?")
 _AUTH_PARAM = re.compile(r'\s*([A-Za-z0-9_-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))\s*,?')
 _POWER_STATE = re.compile(r"<(?:[A-Za-z0-9_]+:)?PowerState>\s*([0-9]{1,3})\s*</(?:[A-Za-z0-9_]+:)?PowerState>")
 
+# Characters of a peer's Server header or Digest realm shown in the evidence.
+_SHOWN = 80
+
 WSMAN_PATH = "/wsman"
 POWER_RESOURCE = "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_AssociatedPowerManagementService"
 
@@ -131,6 +134,7 @@ class Challenge:
     qop: tuple[str, ...]
     algorithm: str = "MD5"
     opaque: str | None = None
+    stale: bool = False  # RFC 7616: the nonce expired, the credentials were not judged
 
 
 def digest_challenge(response: HttpResponse) -> Challenge | None:
@@ -145,7 +149,8 @@ def digest_challenge(response: HttpResponse) -> Challenge | None:
             continue
         qop = tuple(q.strip() for q in params.get("qop", "").split(",") if q.strip())
         return Challenge(realm=params["realm"], nonce=params["nonce"], qop=qop,
-                         algorithm=params.get("algorithm", "MD5") or "MD5", opaque=params.get("opaque"))
+                         algorithm=params.get("algorithm", "MD5") or "MD5", opaque=params.get("opaque"),
+                         stale=params.get("stale", "").lower() == "true")
     return None
 
 
@@ -165,11 +170,12 @@ def judge_wsman(response: HttpResponse) -> AmtVerdict:
     challenge = digest_challenge(response)
     realm = challenge.realm if challenge is not None else ""
     amt_realm = AMT_REALM.fullmatch(realm) is not None
-    server = (response.header("server") or "no Server header")[:80]
+    # What a peer sends goes into P6's evidence: cut, so a hostile server cannot fill it with 16 KB.
+    server = (response.header("server") or "no Server header")[:_SHOWN]
     if version and amt_realm and response.status == 401:
         return AmtVerdict(True, version, realm, f"Intel AMT {version} (HTTP 401, Digest realm {realm})")
     if version:
-        why = f"Digest realm {realm!r} is not AMT's" if realm else "no Digest challenge on /wsman"
+        why = f"Digest realm {realm[:_SHOWN]!r} is not AMT's" if realm else "no Digest challenge on /wsman"
         return AmtVerdict(False, version, realm,
                           f"AMT banner but {why} (HTTP {response.status}): a banner alone is not proof")
     return AmtVerdict(False, "", realm, f"HTTP {response.status} from {WSMAN_PATH}, {server}: not Intel AMT")

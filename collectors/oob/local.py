@@ -251,6 +251,11 @@ def _amt(pci: PciScan, smbios: SmbiosOob | None, smbios_problem: str) -> OobLoca
     if smbios is not None and smbios.amt_enabled:
         return OobLocalReading("amt", True, f"{record}; no AMT SOL PCI function (SOL may be disabled in the "
                                             "firmware setup)" if pci.readable else record)
+    if pci.readable and pci.heci and smbios is None:
+        # SOL can be switched off in the firmware setup, hiding its PCI function on an AMT board: with the
+        # $AMT record unread, an ME without SOL does not show that AMT is absent.
+        return OobLocalReading("amt", None, "Intel ME without the AMT SOL PCI function (SOL may be disabled in "
+                                            f"the firmware setup); {record}")
     if pci.readable:
         what = "Intel ME without the AMT SOL PCI function" if pci.heci else "no Intel ME"
         return OobLocalReading("amt", False, f"{what}; {record}")

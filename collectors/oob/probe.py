@@ -8,8 +8,9 @@ port is closed; no answer: timeout; ICMP/no route: unreachable), then speak the 
 - ipmi: an RMCP/ASF presence ping on UDP 623 must be answered by the matching pong;
 - tcp: the connect is the whole probe.
 Sockets are blocking with a timeout recomputed from the deadline before every call, so no step can
-outlast it. Name resolution is the exception (getaddrinfo takes no timeout): a resolver that hangs costs
-this target's worker thread, and the collector reports the target as timed out at the round's deadline.
+outlast it. Name resolution runs on a thread of the collector's resolver (collectors.kit.resolve), waited for
+until the deadline: a lookup that does not finish is "unresolvable" with the time it took, not a silent
+endpoint, and a name whose lookup still hangs from an earlier round is not looked up twice.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ import socket
 import ssl
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
-from collectors.kit.context import RunContext
+from collectors.kit.context import Cancelled, RunContext
+from collectors.kit.resolve import LookupPending, Resolver
 from collectors.kit.secrets import SecretError
 from collectors.model.readings import OobReading
 from collectors.oob import http, rmcp
@@ -36,7 +38,7 @@ _CHUNK = 4096
 @dataclass(frozen=True)
 class Credentials:
     username: str
-    password: str
+    password: str = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,12 @@ class _Failed(Exception):
         self.detail = detail
 
 
-def probe(target: OobTarget, ctx: RunContext, credentials: Callable[[], Credentials | None]) -> OobReading:
+# Probes called without a resolver of their own (a collector passes its own) share this one.
+DEFAULT_RESOLVER = Resolver("physgap-oob-resolve")
+
+
+def probe(target: OobTarget, ctx: RunContext, credentials: Callable[[], Credentials | None],
+          resolver: Resolver = DEFAULT_RESOLVER) -> OobReading:
     """One target, start to finish within `ctx`'s deadline; never raises for what the network does.
 
     `credentials` is called only once the endpoint has proven to be AMT, so a password file is not read
@@ -69,7 +76,7 @@ def probe(target: OobTarget, ctx: RunContext, credentials: Callable[[], Credenti
     """
     started = time.monotonic()
     try:
-        step = _probe(target, ctx, credentials)
+        step = _probe(target, ctx, resolver, credentials)
     except _Failed as failed:
         step = _Step(failed.state, failed.detail, target.port or DEFAULT_PORTS.get(target.kind, 0))
     duration = time.monotonic() - started
@@ -78,15 +85,16 @@ def probe(target: OobTarget, ctx: RunContext, credentials: Callable[[], Credenti
                       provisioning=step.provisioning, power_state=step.power_state)
 
 
-def _probe(target: OobTarget, ctx: RunContext, credentials: Callable[[], Credentials | None]) -> _Step:
+def _probe(target: OobTarget, ctx: RunContext, resolver: Resolver,
+           credentials: Callable[[], Credentials | None]) -> _Step:
     if target.kind == "ipmi":
-        return _rmcp(target, ctx)
+        return _rmcp(target, ctx, resolver)
     if target.kind == "tcp":
         port = target.port or 0
-        sock = _connect(target.host, port, ctx)
+        sock = _connect(target.host, port, ctx, resolver)
         sock.close()
         return _Step("answering", f"port {port} open", port, product="tcp")
-    return _amt(target, ctx, credentials)
+    return _amt(target, ctx, resolver, credentials)
 
 
 def _remaining(ctx: RunContext) -> float:
@@ -98,18 +106,32 @@ def _remaining(ctx: RunContext) -> float:
     return left
 
 
-def _resolve(host: str, port: int, kind: int) -> list[tuple[int, tuple[object, ...]]]:
+def _resolve(host: str, port: int, kind: int, ctx: RunContext,
+             resolver: Resolver) -> tuple[int, tuple[object, ...]]:
+    """The first address of `host`, looked up within the deadline; a slow lookup leaving no time to send
+    anything is "unresolvable" with the time it took, never a silent endpoint ("timeout")."""
     try:
-        infos = socket.getaddrinfo(host, port, type=kind)
+        resolved = resolver.resolve(host, port, kind, ctx.deadline, ctx.cancel)
+    except Cancelled:
+        raise _Failed("error", "probe cancelled (the daemon is stopping)") from None
+    except LookupPending as pending:
+        raise _Failed("unresolvable", f"name lookup for {host} timed out: no answer from the resolver in "
+                                      f"{pending.age:.1f} s (still pending)") from None
     except socket.gaierror as exc:
         raise _Failed("unresolvable", f"{host} does not resolve ({exc.strerror or exc})") from None
     except (OSError, UnicodeError) as exc:
         raise _Failed("unresolvable", f"{host} does not resolve ({exc})") from None
-    return [(family, address) for family, _, _, _, address in infos]
+    if not resolved.infos:
+        raise _Failed("unresolvable", f"{host} resolves to no address")
+    if ctx.remaining() <= 0 and not ctx.cancel.is_set():
+        raise _Failed("unresolvable", f"name lookup for {host} took {resolved.waited:.1f} s, leaving no time "
+                                      f"to contact port {port}")
+    family, _, _, _, address = resolved.infos[0]
+    return family, address
 
 
-def _connect(host: str, port: int, ctx: RunContext) -> socket.socket:
-    family, address = _resolve(host, port, socket.SOCK_STREAM)[0]
+def _connect(host: str, port: int, ctx: RunContext, resolver: Resolver) -> socket.socket:
+    family, address = _resolve(host, port, socket.SOCK_STREAM, ctx, resolver)
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.settimeout(_remaining(ctx))
@@ -134,14 +156,15 @@ def _connect(host: str, port: int, ctx: RunContext) -> socket.socket:
 # AMT
 
 
-def _amt(target: OobTarget, ctx: RunContext, credentials: Callable[[], Credentials | None]) -> _Step:
+def _amt(target: OobTarget, ctx: RunContext, resolver: Resolver,
+         credentials: Callable[[], Credentials | None]) -> _Step:
     first = target.port or DEFAULT_PORTS["amt"]
     ports = [first, AMT_TLS_PORT] if target.tls_fallback and first != AMT_TLS_PORT else [first]
     refused: list[str] = []
     for port in ports:
         tls = target.tls if target.tls is not None else port == AMT_TLS_PORT
         try:
-            response = _exchange(target.host, port, tls, ctx, http.wsman_probe_body(), None)
+            response = _exchange(target.host, port, tls, ctx, resolver, http.wsman_probe_body(), None)
         except _Failed as failed:
             if failed.state == "refused" and port != ports[-1]:
                 refused.append(str(port))
@@ -154,12 +177,13 @@ def _amt(target: OobTarget, ctx: RunContext, credentials: Callable[[], Credentia
         if not verdict.amt:
             return _Step("not_oob", verdict.detail, port, version=verdict.version)
         step = _Step("answering", verdict.detail, port, product="Intel AMT", version=verdict.version)
-        return _power(target, port, tls, ctx, response, step, credentials)
+        return _power(target, port, tls, ctx, resolver, response, step, credentials)
     raise AssertionError("unreachable: the last port returns or raises")
 
 
-def _power(target: OobTarget, port: int, tls: bool, ctx: RunContext, unauthenticated: http.HttpResponse,
-           step: _Step, credentials: Callable[[], Credentials | None]) -> _Step:
+def _power(target: OobTarget, port: int, tls: bool, ctx: RunContext, resolver: Resolver,
+           unauthenticated: http.HttpResponse, step: _Step,
+           credentials: Callable[[], Credentials | None]) -> _Step:
     """With credentials, the host's power state through a Digest-authenticated WS-Man Get."""
     if not target.username:
         return step
@@ -175,12 +199,20 @@ def _power(target: OobTarget, port: int, tls: bool, ctx: RunContext, unauthentic
         return replace(step, detail=f"{step.detail}; power state not read: Digest algorithm {algorithm} "
                                     "not supported")
     body = http.wsman_get_body(http.POWER_RESOURCE, _host_header(target.host, port))
-    authorization = http.digest_authorization(challenge, creds.username, creds.password, "POST",
-                                              http.WSMAN_PATH, secrets.token_hex(16))
-    try:
-        response = _exchange(target.host, port, tls, ctx, body, authorization)
-    except _Failed as failed:
-        return replace(step, detail=f"{step.detail}; power state not read: {failed.detail}")
+    # The AMT is proven: whatever goes wrong from here leaves it answering, its power state unknown.
+    for attempt in range(2):
+        authorization = http.digest_authorization(challenge, creds.username, creds.password, "POST",
+                                                  http.WSMAN_PATH, secrets.token_hex(16))
+        try:
+            response = _exchange(target.host, port, tls, ctx, resolver, body, authorization)
+        except _Failed as failed:
+            return replace(step, detail=f"{step.detail}; power state not read: {failed.detail}")
+        fresh = http.digest_challenge(response) if response.status == 401 else None
+        # stale=true (RFC 7616): the nonce expired between the two requests; the credentials were not judged.
+        if attempt == 0 and fresh is not None and fresh.stale and http.supported_algorithm(fresh):
+            challenge = fresh
+            continue
+        break
     if response.status == 401:
         return replace(step, detail=f"{step.detail}; power state not read: credentials for "
                                     f"{target.username!r} rejected")
@@ -196,10 +228,10 @@ def _host_header(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def _exchange(host: str, port: int, tls: bool, ctx: RunContext, body: bytes,
+def _exchange(host: str, port: int, tls: bool, ctx: RunContext, resolver: Resolver, body: bytes,
               authorization: str | None) -> http.HttpResponse:
     """POST `body` to /wsman and read the reply, bounded in size and by the deadline."""
-    sock = _connect(host, port, ctx)
+    sock = _connect(host, port, ctx, resolver)
     try:
         if tls:
             sock = _wrap_tls(sock, host, port, ctx)
@@ -220,6 +252,9 @@ def _exchange(host: str, port: int, tls: bool, ctx: RunContext, body: bytes,
                                      f"{exc.strerror or exc if isinstance(exc, OSError) else exc}") from None
         except http.HttpParseError as exc:
             raise _Failed("not_oob", f"port {port} open but {exc}") from None
+        except OSError as exc:  # EHOSTUNREACH, ENETUNREACH on send or recv: the network said so
+            state = "unreachable" if exc.errno in _UNREACHABLE else "error"
+            raise _Failed(state, f"port {port} open but then: {exc.strerror or exc}") from None
     finally:
         with contextlib.suppress(OSError):
             sock.close()
@@ -300,9 +335,9 @@ def _remaining_or_timeout(ctx: RunContext) -> float:
 # IPMI / ASF
 
 
-def _rmcp(target: OobTarget, ctx: RunContext) -> _Step:
+def _rmcp(target: OobTarget, ctx: RunContext, resolver: Resolver) -> _Step:
     port = target.port or rmcp.RMCP_PORT
-    family, address = _resolve(target.host, port, socket.SOCK_DGRAM)[0]
+    family, address = _resolve(target.host, port, socket.SOCK_DGRAM, ctx, resolver)
     tag = secrets.randbelow(255)
     packet = rmcp.ping(tag)
     junk = 0

@@ -2,9 +2,9 @@
 
 Every switch is polled at once through the kit's SNMP client (collectors.kit.snmp: GETBULK over the IF-MIB
 columns, v1/v2c/v3, deadlines, the lazy pysnmp import). A switch that does not answer (host down, closed port,
-wrong community or keys: SNMP cannot tell them apart), an unresolvable host or an unreadable secret gives a
-SwitchReading with up=False and the reason and no port readings: its ports are unknown, never down. The
-collector itself only fails when the daemon stops.
+wrong community or keys: SNMP cannot tell them apart), an agent whose view holds no IF-MIB rows, an
+unresolvable host or an unreadable secret gives a SwitchReading with up=False and the reason and no port
+readings: its ports are unknown, never down. The collector itself only fails when the daemon stops.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from collectors.kit.context import RunContext
-from collectors.kit.snmp import Engine, Values, agent_for, poll_all
+from collectors.kit.snmp import Engine, SnmpError, Values, agent_for, poll_all
 from collectors.kit.warnonce import WarnOnce
 from collectors.model.readings import SwitchPortReading, SwitchReading
 from collectors.switch.config import DEFAULT_LLDPCLI, SwitchTarget
@@ -99,7 +99,15 @@ class SwitchCollector:
         scalars = await session.get([SYS_NAME])
         values = await session.columns(COLUMNS, MAX_PORT_ROWS)
         sys_name = scalars.get(SYS_NAME)
-        return Answer(target, values, sys_name if isinstance(sys_name, str) else "")
+        name = sys_name if isinstance(sys_name, str) else ""
+        if not parse_ports(values):
+            # Every agent lists at least one interface: none is a read view without IF-MIB (Debian snmpd's
+            # default "systemonly" view), not a switch without ports. Up with no ports would make P3 read
+            # "no port te1" as a fact.
+            answered = f"answers sysName {name!r}" if name else "answers"
+            raise SnmpError(f"the agent {answered} but returns no IF-MIB ifTable rows; does its SNMP view "
+                            "include IF-MIB?")
+        return Answer(target, values, name)
 
     @staticmethod
     def _program(target: SwitchTarget) -> str:

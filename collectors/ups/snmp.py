@@ -188,6 +188,8 @@ ALARMS_OUTPUT_OFF = frozenset({11, 12, 14, 15})
 # Range checks: values outside are agent bugs or "not supported" markers (-1, 65535, 0xFFFFFFFF TimeTicks).
 MAX_RUNTIME_SECONDS = 7 * 24 * 3600
 MAX_VOLTS = 500.0
+# A line at or above this many volts is live (the lowest mains is 100 V; a deep sag still counts).
+_LIVE_VOLTS = 50.0
 MAX_LOAD_PERCENT = 200.0
 
 Phase = tuple[str, float]
@@ -394,6 +396,16 @@ def _line_of(num_lines: int | None) -> Callable[[list[str]], str | None]:
     return phase_of
 
 
+def _unused_lines_dropped(phases: tuple[Phase, ...], num_lines: int | None) -> tuple[Phase, ...]:
+    """Without upsXxxNumLines (or with 0) nothing says which rows are wired, and some agents list the unused lines of a
+    single-phase unit at 0 V: 0 V would then be the lowest line, a blackout on one phase. A 0 V line is dropped
+    while another line reads live; all lines at 0 V is a real outage and stays. (A real lost phase on a unit
+    that does not report its line count is missed: the price of not raising a false one on every such unit.)"""
+    if (num_lines or 0) > 0 or not any(volts >= _LIVE_VOLTS for _, volts in phases):  # 0 lines: not said
+        return phases
+    return tuple((phase, volts) for phase, volts in phases if volts != 0)
+
+
 def _powernet_phase(arcs: list[str]) -> str | None:
     # <table index>.<...>.<phase>: table 1 is the UPS's own input (or output); input table 2 is the bypass.
     return f"L{int(arcs[-1])}" if len(arcs) >= 2 and arcs[0] == "1" and int(arcs[-1]) >= 1 else None
@@ -437,10 +449,13 @@ def map_ups_mib(values: Values, ups: str) -> Mapped:
     minutes = check.number("battery runtime", values.get(UPS_ESTIMATED_MINUTES_REMAINING), 1.0,
                            MAX_RUNTIME_SECONDS / 60, "min")
     charge = check.number("battery charge", values.get(UPS_ESTIMATED_CHARGE_REMAINING), 1.0, 100, "%")
-    input_line = _line_of(_int(values, UPS_INPUT_NUM_LINES))
-    output_line = _line_of(_int(values, UPS_OUTPUT_NUM_LINES))
-    inputs = check.phases("input voltage", values, UPS_INPUT_VOLTAGE, input_line, 1.0, MAX_VOLTS, "V")
-    outputs = check.phases("output voltage", values, UPS_OUTPUT_VOLTAGE, output_line, 1.0, MAX_VOLTS, "V")
+    input_lines, output_lines = _int(values, UPS_INPUT_NUM_LINES), _int(values, UPS_OUTPUT_NUM_LINES)
+    input_line, output_line = _line_of(input_lines), _line_of(output_lines)
+    inputs = _unused_lines_dropped(
+        check.phases("input voltage", values, UPS_INPUT_VOLTAGE, input_line, 1.0, MAX_VOLTS, "V"), input_lines)
+    outputs = _unused_lines_dropped(
+        check.phases("output voltage", values, UPS_OUTPUT_VOLTAGE, output_line, 1.0, MAX_VOLTS, "V"),
+        output_lines)
     loads = check.phases("output load", values, UPS_OUTPUT_PERCENT_LOAD, output_line, 1.0, MAX_LOAD_PERCENT, "%")
     reading = UpsReading(
         ups=ups, source="snmp", up=True, reason="", flags=flags,

@@ -8,6 +8,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
+from collectors.hosts.config import DEFAULT_MEMBERS
 from tests.conftest import empty_sysfs, free_port, run_physgap, write_config
 from tests.unit.test_hosts_members import clustered
 
@@ -35,14 +36,25 @@ def test_cluster_members_file_opens_p4(tmp_path: Path) -> None:
 
 
 def test_nothing_to_go_by_is_not_applicable(tmp_path: Path) -> None:
-    document = json.loads(once(tmp_path, f'[hosts]\nmembers = "{tmp_path / "absent" / ".members"}"\n'))
+    # The default .members path: only its absence means "no Proxmox here". This needs a machine without
+    # Proxmox VE, like the NAS the test stands for.
+    assert not DEFAULT_MEMBERS.parent.exists(), f"{DEFAULT_MEMBERS.parent} exists: run this test off Proxmox VE"
+    document = json.loads(once(tmp_path, "[hosts]\n"))
     gap = p4(document)
     assert (gap["status"], gap["evaluated"], gap["open"]) == ("not applicable", True, False)
     assert "no [hosts] compute list" in gap["reason"]
     again = tmp_path / "again"
     again.mkdir()
-    metrics = once(again, f'[hosts]\nmembers = "{tmp_path / "absent" / ".members"}"\n', "prometheus")
+    metrics = once(again, "[hosts]\n", "prometheus")
     assert 'physgap_gap_evaluated{gap="P4"} 1.0' in metrics
+
+
+def test_a_configured_members_path_that_is_missing_is_unknown(tmp_path: Path) -> None:
+    # A path the operator wrote (a typo, a share not mounted) is a problem, never "not part of a cluster".
+    absent = tmp_path / "absent" / ".members"
+    gap = p4(json.loads(once(tmp_path, f'[hosts]\nmembers = "{absent}"\n')))
+    assert (gap["status"], gap["evaluated"]) == ("unknown", False)
+    assert gap["reason"].startswith(f"{absent}: the configured .members does not exist")
 
 
 def test_probed_hosts_are_exported(tmp_path: Path) -> None:

@@ -43,7 +43,7 @@ def hosts(readings: list[AnyReading]) -> dict[str, HostReading]:
 
 def test_listening_port_is_online_closed_port_is_offline(tmp_path: Path, listener: int) -> None:
     closed = free_port()
-    config = HostsConfig(members=tmp_path / "no-pve" / ".members",
+    config = HostsConfig(members=None,  # no Proxmox membership: the compute list alone
                          compute=(f"127.0.0.1:{listener}", f"localhost:{closed}", "127.0.0.1"),
                          ports=(closed, listener), timeout=2.0)
     readings = collect(config)

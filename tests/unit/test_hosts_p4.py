@@ -8,7 +8,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from collectors.hosts.collector import HostsCollector
-from collectors.hosts.config import HostsConfig
+from collectors.hosts.config import DEFAULT_MEMBERS, HostsConfig
 from collectors.kit.context import RunContext
 from collectors.model.gaps import RuleContext
 from collectors.model.readings import AnyReading, ComputeScan, HostReading
@@ -84,6 +84,14 @@ def test_an_unreadable_online_flag_that_could_tip_it_is_unknown(tmp_path: Path) 
     assert p4(collect(tmp_path, clustered(nodes))).status == "open"
 
 
+def test_a_clustered_node_whose_members_lists_no_cluster_yet_is_unknown_not_standalone(tmp_path: Path) -> None:
+    # pmxcfs writes {nodename, version} alone until the cluster info is loaded; corosync.conf says it is coming.
+    (tmp_path / "pve").mkdir()
+    (tmp_path / "pve" / "corosync.conf").write_text("totem {\n  cluster_name: lab\n}\n")
+    gap = p4(collect(tmp_path, standalone("pve1")))
+    assert gap.status == "unknown" and "has not loaded the cluster membership" in gap.reason
+
+
 def test_standalone_proxmox_node_is_the_single_compute_host(tmp_path: Path) -> None:
     readings = collect(tmp_path, standalone("proxmox"))
     gap = p4(readings)
@@ -97,10 +105,13 @@ def test_standalone_proxmox_node_is_the_single_compute_host(tmp_path: Path) -> N
 
 
 def test_no_proxmox_and_nothing_configured_is_not_applicable_and_raises_no_unknown_alert(tmp_path: Path) -> None:
-    readings = collect(tmp_path, None)
+    # Only the default path may be missing for "not applicable" (a configured one is a problem): this test
+    # needs a machine without Proxmox VE, like the NAS it stands for.
+    assert not DEFAULT_MEMBERS.parent.exists(), f"{DEFAULT_MEMBERS.parent} exists: run this test off Proxmox VE"
+    ctx = RunContext(deadline=time.monotonic() + 10, state_dir=tmp_path)
+    readings = tuple(HostsCollector(HostsConfig()).collect(ctx))
     assert readings == (ComputeScan(source="", complete=True, reason=(
-        f"no {tmp_path / 'pve' / '.members'} and no [hosts] compute list: this host is not part of a compute "
-        "cluster")),)
+        f"no {DEFAULT_MEMBERS} and no [hosts] compute list: this host is not part of a compute cluster")),)
     gap = p4(readings)
     assert gap.status == "not applicable" and not gap.open
     assert gap.reason.startswith("not applicable here: no ")
