@@ -125,6 +125,8 @@ class DriveReading:
     available_spare_threshold_ratio: float | None = None
     crc_errors: int | None = None  # ATA 199: cable/backplane, not media
     kernel_name: str = ""  # "sda", "nvme0n1": how md/ZFS members are matched to this drive
+    # The NAS ([[nas.snmp]] name) whose bay holds this drive, read over SNMP; "" for a drive of this host.
+    nas: str = ""
     # Why this is not a fresh read (state unreachable or standby), for the report: "/dev/sdb: smartctl killed
     # after 27.0s without an answer". Names the /dev path, never a serial.
     reason: str = ""
@@ -155,15 +157,18 @@ class DriveReading:
 
 @dataclass(frozen=True)
 class ArrayReading:
-    """A Linux md array or a ZFS pool: which drives it holds and how many it may still lose."""
+    """A Linux md array, a ZFS pool or a NAS's RAID volume: which drives it holds and how many it may still
+    lose."""
 
-    array: str  # "md0", "tank"
-    kind: str  # "md" | "zfs"
+    array: str  # "md0", "tank"; a NAS's: "<nas>:<raidName>" ("syno1:Volume 1")
+    kind: str  # "md" | "zfs" | "synology" (SYNOLOGY-RAID-MIB over SNMP: no members, level only if declared)
     level: str  # "raid1", "raid5", "raid0", "mirror", "raidz2", "stripe", "single", ...
     state: str  # md array_state or ZFS pool state ("clean", "active", "ONLINE", "DEGRADED", ...)
     members: tuple[str, ...]  # whole-disk kernel names of the members ("sda", "nvme0n1"), failed ones included
     failed_members: tuple[str, ...]  # members missing, faulted or removed
-    redundancy: int  # member failures the array survives right now (0 = one more failure loses data)
+    # Member failures the array survives right now (0 = one more failure loses data); None when the source
+    # does not say (a NAS volume over SNMP whose RAID level is not declared): never a guessed number.
+    redundancy: int | None
     degraded: bool
     sync_action: str = ""  # "resync", "recovery", "resilver", "scrub", "scrub paused", "" when idle
     sync_progress_ratio: float | None = None  # 0..1 while a sync runs and reports progress
@@ -173,6 +178,7 @@ class ArrayReading:
     logs: tuple[str, ...] = ()
     caches: tuple[str, ...] = ()
     log_redundancy: int = 0  # log device failures the pool's log vdevs survive now (a mirrored SLOG: 1)
+    nas: str = ""  # the NAS ([[nas.snmp]] name) holding this volume, read over SNMP; "" for this host's own
 
 
 # The ups.status flags NUT documents: each gets an explicit series (0 or 1) wherever flags are exported, and a

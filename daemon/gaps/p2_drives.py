@@ -14,6 +14,12 @@ Severity follows what is at risk, so every open finding names its own and the ga
 Nothing reads resolved that was not measured: while a drive with SMART has no verdict (never read: its
 smartctl hung, the open failed, the -d type was refused, smartctl is missing, it slept since the start) or
 a drive without redundancy stopped answering, P2 is unknown, unless other evidence already opens it.
+
+NAS boxes read over SNMP ([[nas.snmp]]: their drives and arrays carry `nas`) are judged with the same words,
+named by their NAS. Their RAID tables list no members, so a degrading NAS drive is "high" only when every
+array of its NAS is known to survive a failure, else critical; a NAS volume whose level is not declared
+leaves P2 unknown (a Basic volume reads Normal too), and a NAS that did not answer leaves it unknown.
+The role "nas" check is about this host's own arrays only.
 """
 
 from __future__ import annotations
@@ -40,15 +46,17 @@ def evaluate(snapshot: Snapshot, ctx: RuleContext) -> Finding:
 
     for array in arrays:
         if array.redundancy == 0:
-            why = f"degraded, failed: {', '.join(array.failed_members)}" if array.failed_members else array.level
-            found.append(("critical", f"{array.array} ({array.kind} {why}) survives no further drive failure"))
+            why = (f"degraded, failed: {', '.join(array.failed_members)}" if array.failed_members
+                   else array.level if not array.nas else f"status {array.state}")
+            found.append(("critical", f"{_array_label(array)} ({array.kind} {why}) survives no further drive "
+                          "failure"))
 
     for drive in drives:
         if not drive.health:
             continue
         found.append(_judge_drive(drive, arrays))
 
-    if ctx.role == "nas" and not any(a.redundancy >= 1 for a in arrays):
+    if ctx.role == "nas" and not any(_survives(a) for a in arrays if not a.nas):
         found.append(("critical", "this NAS has no redundant array or pool: its data sits on single drives"))
 
     if found:
@@ -62,6 +70,11 @@ def evaluate(snapshot: Snapshot, ctx: RuleContext) -> Finding:
         return Finding.unknown(f"smart collector failed: {smart.error}")
     if smart is not None and smart.success is None:
         return Finding.waiting_for("smart")
+    nas = snapshot.status("nas")  # present only when [[nas.snmp]] is configured
+    if nas is not None and nas.success is False:
+        return Finding.unknown(f"nas collector failed: {nas.error}")
+    if nas is not None and nas.success is None:
+        return Finding.waiting_for("nas")
     unknown = [f"arrays not fully read: {scan.reason}" for scan in snapshot.readings(StorageScan)
                if not scan.complete]
     unjudged = [d for d in drives if d.smart_supported and d.health is None]
@@ -69,19 +82,24 @@ def evaluate(snapshot: Snapshot, ctx: RuleContext) -> Finding:
         unknown.append(f"no verdict for {len(unjudged)} drive(s): "
                        + _named([d.reason or f"{d.device}: never read" for d in unjudged]))
     silent = [d for d in drives if d.state == "unreachable" and d.health is not None and not any(
-        d.kernel_name and d.kernel_name in a.members and a.redundancy >= 1 for a in arrays)]
+        d.kernel_name and d.kernel_name in a.members and _survives(a) for a in arrays)]
     if silent:
         unknown.append("drive(s) without redundancy not answering SMART queries: "
                        + _named([d.reason or f"{d.device} {d.model}".strip() for d in silent]))
+    unsure = [a for a in arrays if a.redundancy is None]
+    if unsure:
+        unknown.append("redundancy not readable for " + _named([
+            f"{_array_label(a)} (status {a.state}; SNMP gives no RAID level: declare it in [[nas.snmp]] levels)"
+            if a.nas else f"{a.array} ({a.kind} {a.level})" for a in unsure]))
     if unknown:
         return Finding.unknown("; ".join(unknown))
     judged = [d for d in drives if d.health is not None and d.state != "unreachable"]
     if not arrays and not judged:
         return Finding.unknown("no array found and no drive reports SMART data")
-    summary = [f"{a.array} ({a.kind} {a.level}) survives {a.redundancy} drive failure(s)" for a in arrays]
+    summary = [f"{_array_label(a)} ({a.kind} {a.level}) survives {a.redundancy} drive failure(s)" for a in arrays]
     if judged:
         summary.append(f"{len(judged)} drive(s) healthy")
-    if not arrays:
+    if not any(not a.nas for a in arrays):
         summary.append(f'no md array or ZFS pool on this host (role "{ctx.role}"; role "nas" requires one)')
     return Finding(False, tuple(summary))
 
@@ -92,12 +110,14 @@ def _judge_drive(drive: DriveReading, arrays: tuple[ArrayReading, ...]) -> tuple
     verdict = VERDICT_WORDS.get(health, "degrading")
     label = f"{drive.device} {drive.model}".strip()
     why = "; ".join(drive.evidence) or "no details"
+    if drive.nas:
+        return _judge_nas_drive(drive, arrays, f"{label} on NAS {drive.nas}", verdict, why)
     name = drive.kernel_name
     # Holding data comes first: a disk that is a member somewhere is judged as a member, even when another
     # partition of it is a log or cache device, or it is an INUSE spare standing in for a failed member.
     holding = [a for a in arrays if name and name in a.members]
     if holding:
-        protected = [a for a in holding if a.redundancy >= 1]
+        protected = [a for a in holding if _survives(a)]
         if protected:
             names = ", ".join(f"{a.array} survives {a.redundancy} more" for a in protected)
             return "high", f"{label} {verdict} inside a redundant array ({names}): {why}"
@@ -119,6 +139,29 @@ def _judge_drive(drive: DriveReading, arrays: tuple[ArrayReading, ...]) -> tuple
                 return "low", (f"{label} {verdict} as a cache device of {array.array} (every block is also in "
                                f"the pool: read speed at risk, not data): {why}")
     return "critical", f"{label} {verdict} with no redundancy behind it: {why}"
+
+
+def _judge_nas_drive(drive: DriveReading, arrays: tuple[ArrayReading, ...], label: str, verdict: str,
+                     why: str) -> tuple[str, str]:
+    """A NAS's RAID table names no members: its drive is covered only when every array of that NAS is known to
+    survive a failure (a drive in none of them holds no data)."""
+    own = [a for a in arrays if a.nas == drive.nas]
+    if own and all(_survives(a) for a in own):
+        names = ", ".join(f"{_array_label(a)} survives {a.redundancy} more" for a in own)
+        return "high", f"{label} {verdict}; every array of the NAS is redundant ({names}): {why}"
+    return "critical", (f"{label} {verdict}, and no array of the NAS is known to cover it (SNMP lists no "
+                        f"members, and not every array's redundancy is known): {why}")
+
+
+def _survives(array: ArrayReading) -> bool:
+    """The array is known to survive one more member failure (unknown redundancy is not)."""
+    return array.redundancy is not None and array.redundancy >= 1
+
+
+def _array_label(array: ArrayReading) -> str:
+    if not array.nas:
+        return array.array
+    return f"{array.array.removeprefix(array.nas + ':')} on NAS {array.nas}"
 
 
 def _named(items: list[str]) -> str:

@@ -1,0 +1,100 @@
+"""NAS boxes over SNMP: the disks and RAID volumes of every [[nas.snmp]] (Synology DSM), as DriveReadings and
+ArrayReadings that gap P2 judges beside this host's own.
+
+Every NAS is polled at once through the kit's SNMP client (collectors.kit.snmp: GETBULK, v1/v2c/v3, deadlines,
+the lazy pysnmp import). A NAS that does not answer, or answers without a diskTable (an agent that is not DSM's,
+or a view without SYNOLOGY-DISK-MIB), is never read as a NAS without disks:
+- when no NAS answered, the run fails with every NAS's reason (physgap_collector_success{collector="nas"} 0, and
+  P2 reads "nas collector failed: ...");
+- when others answered, their readings stand and each silent NAS adds an incomplete StorageScan naming it, so
+  P2 cannot read resolved while a NAS's disks are unknown, but still opens on what the others show.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from collectors.kit.context import CollectorError, RunContext
+from collectors.kit.snmp import Engine, SnmpError, Values, agent_for, poll_all
+from collectors.kit.warnonce import WarnOnce
+from collectors.model.readings import AnyReading, StorageScan
+from collectors.nas.config import NasTarget
+from collectors.nas.synology import DISK_COLUMNS, RAID_COLUMNS, array_readings, drive_reading, parse_disks
+
+log = logging.getLogger(__name__)
+
+# Rows read per column at most: DSM lists internal bays plus expansion units' (a few dozen at most) and one row
+# per pool and volume. Past this a runaway agent is cut off.
+MAX_ROWS = 256
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What one NAS said, or why it said nothing."""
+
+    target: NasTarget
+    disks: Values | None = None
+    raids: Values | None = None
+    read_at: float = 0.0
+    reason: str = ""
+
+
+def readings_for(answer: Answer) -> list[AnyReading]:
+    """The readings of one NAS: pure, from its answer."""
+    name = answer.target.name
+    if answer.disks is None:
+        return [StorageScan(False, f"NAS {name}: {answer.reason}")]
+    readings: list[AnyReading] = [drive_reading(name, disk, answer.read_at) for disk in parse_disks(answer.disks)]
+    readings.extend(array_readings(name, answer.raids or {}, answer.target.levels))
+    return readings
+
+
+class NasCollector:
+    """Polls `[[nas.snmp]]` targets: per NAS its disks and RAID volumes."""
+
+    name = "nas"
+
+    def __init__(self, targets: Sequence[NasTarget]) -> None:
+        self.targets = tuple(targets)
+        # Unreadable secrets and silent NASes: once per reason, not every run.
+        self._warn = WarnOnce(log)
+
+    def collect(self, ctx: RunContext) -> Sequence[AnyReading]:
+        ctx.check()
+        if not self.targets:
+            return []
+        # The polls end a little before the run does, so a silent NAS's reason is handed back before the
+        # scheduler abandons the run at its deadline.
+        answers = poll_all(ctx.keeping_back(), self.targets, self._poll,
+                           lambda target, reason: Answer(target, reason=reason))
+        for answer in answers:
+            self._log_outcome(answer)
+        silent = [answer for answer in answers if answer.disks is None]
+        if len(silent) == len(answers):
+            raise CollectorError("; ".join(f"NAS {answer.target.name}: {answer.reason}" for answer in silent))
+        return [reading for answer in answers for reading in readings_for(answer)]
+
+    async def _poll(self, engine: Engine, target: NasTarget) -> Answer:
+        session = await engine.session(agent_for(target.agent, self._warn))
+        disks = await session.columns(DISK_COLUMNS, MAX_ROWS)
+        read_at = time.time()
+        if not parse_disks(disks):
+            # DSM lists every bay it has a disk in, and a NAS without disks holds no data to watch: no rows is
+            # a view without SYNOLOGY-DISK-MIB or an agent that is not DSM's, never "no drives".
+            raise SnmpError("the agent answers but returns no SYNOLOGY-DISK-MIB diskTable rows; is it a "
+                            "Synology DSM agent, and does its SNMP view include enterprise 6574?")
+        raids = await session.columns(RAID_COLUMNS, MAX_ROWS)
+        return Answer(target, disks, raids, read_at)
+
+    def _log_outcome(self, answer: Answer) -> None:
+        key = f"silent:{answer.target.name!r}:"
+        if answer.disks is not None:
+            if self._warn.forget(key):
+                log.info("NAS %s answers again", answer.target.name)
+            return
+        if not self._warn.seen(key + answer.reason):
+            self._warn.forget(key)
+        self._warn.warn(key + answer.reason, "NAS %s: %s", answer.target.name, answer.reason)
