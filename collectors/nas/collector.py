@@ -7,7 +7,10 @@ or a view without SYNOLOGY-DISK-MIB), is never read as a NAS without disks:
 - when no NAS answered, the run fails with every NAS's reason (physgap_collector_success{collector="nas"} 0, and
   P2 reads "nas collector failed: ...");
 - when others answered, their readings stand and each silent NAS adds an incomplete StorageScan naming it, so
-  P2 cannot read resolved while a NAS's disks are unknown, but still opens on what the others show.
+  P2 cannot read resolved while a NAS's disks are unknown, but still opens on what the others show;
+- a NAS that answered before keeps its disks on show, as unreachable (physgap_drive_reachable 0, the reason
+  on each, the last verdict kept so a failing disk's alert does not resolve because its NAS went quiet),
+  never as vanished; then the run succeeds, as for a silent switch or SNMP UPS, and the readings say why.
 """
 
 from __future__ import annotations
@@ -15,12 +18,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from collectors.kit.context import CollectorError, RunContext
 from collectors.kit.snmp import Engine, SnmpError, Values, agent_for, poll_all
 from collectors.kit.warnonce import WarnOnce
-from collectors.model.readings import AnyReading, StorageScan
+from collectors.model.readings import AnyReading, DriveReading, StorageScan
 from collectors.nas.config import NasTarget
 from collectors.nas.synology import DISK_COLUMNS, RAID_COLUMNS, array_readings, drive_reading, parse_disks
 
@@ -52,6 +55,12 @@ def readings_for(answer: Answer) -> list[AnyReading]:
     return readings
 
 
+def unreachable_disks(last: Sequence[AnyReading], reason: str) -> list[DriveReading]:
+    """A silent NAS's disks as last seen, marked unreachable with the reason: pure."""
+    return [replace(reading, state="unreachable", reason=reason) for reading in last
+            if isinstance(reading, DriveReading)]
+
+
 class NasCollector:
     """Polls `[[nas.snmp]]` targets: per NAS its disks and RAID volumes."""
 
@@ -61,6 +70,9 @@ class NasCollector:
         self.targets = tuple(targets)
         # Unreadable secrets and silent NASes: once per reason, not every run.
         self._warn = WarnOnce(log)
+        # Each NAS's readings from its last answer, by name: what a silent NAS had (not persisted: after a
+        # restart a NAS that never answered has no disks to show, and the run says so).
+        self._last: dict[str, list[AnyReading]] = {}
 
     def collect(self, ctx: RunContext) -> Sequence[AnyReading]:
         ctx.check()
@@ -73,9 +85,19 @@ class NasCollector:
         for answer in answers:
             self._log_outcome(answer)
         silent = [answer for answer in answers if answer.disks is None]
-        if len(silent) == len(answers):
+        known = [answer for answer in silent if answer.target.name in self._last]
+        if len(silent) == len(answers) and not known:
             raise CollectorError("; ".join(f"NAS {answer.target.name}: {answer.reason}" for answer in silent))
-        return [reading for answer in answers for reading in readings_for(answer)]
+        readings: list[AnyReading] = []
+        for answer in answers:
+            own = readings_for(answer)
+            readings.extend(own)
+            name = answer.target.name
+            if answer.disks is not None:
+                self._last[name] = [r for r in own if isinstance(r, DriveReading)]
+            elif name in self._last:
+                readings.extend(unreachable_disks(self._last[name], f"NAS {name}: {answer.reason}"))
+        return readings
 
     async def _poll(self, engine: Engine, target: NasTarget) -> Answer:
         session = await engine.session(agent_for(target.agent, self._warn))

@@ -170,3 +170,25 @@ def test_physgap_once_with_a_silent_nas_reads_p2_unknown_and_the_collector_faile
     assert document["collectors"]["nas"]["error"] == f"NAS syno1: {SILENT_REASON}"
     p2 = next(g for g in document["gaps"] if g["id"] == "P2")
     assert p2["status"] == "unknown" and p2["reason"] == f"nas collector failed: NAS syno1: {SILENT_REASON}"
+
+
+def test_a_nas_that_goes_silent_keeps_its_disks_on_show_as_unreachable(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(NAS_DATA / "ds920-ok.snmpwalk", data / "ds920-ok.snmpwalk")
+    own = start_agent(data, tmp_path / "work", probe_community="ds920-ok")
+    collector = NasCollector((nas(own, "ds920-ok", "syno1", timeout=FAST),))
+    try:
+        first = list(collector.collect(RunContext(deadline=time.monotonic() + 8, state_dir=tmp_path)))
+    finally:
+        own.stop()
+    seen = {r.drive: r.health for r in first if isinstance(r, DriveReading)}
+    assert seen and all(r.state == "read" for r in first if isinstance(r, DriveReading))
+    # The agent is gone: the disks are still listed, unreachable with the reason and their last verdict,
+    # and the volumes cannot be vouched for (an incomplete scan, so P2 reads unknown, not resolved).
+    second = list(collector.collect(RunContext(deadline=time.monotonic() + 8, state_dir=tmp_path)))
+    drives = [r for r in second if isinstance(r, DriveReading)]
+    assert {d.drive: d.health for d in drives} == seen
+    assert all(d.state == "unreachable" and d.reason == f"NAS syno1: {SILENT_REASON}" for d in drives)
+    assert [s.reason for s in second if isinstance(s, StorageScan)] == [f"NAS syno1: {SILENT_REASON}"]
+    assert not [r for r in second if isinstance(r, ArrayReading)]
