@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from collectors.oob.collector import OobProbeCollector, round_timeout
 from collectors.oob.config import SECTION, OobConfig
 from collectors.oob.local import OobLocalCollector
 from collectors.registry import Environment, Planned, Source, register
@@ -18,6 +17,9 @@ def plan(config: OobConfig, env: Environment) -> Sequence[Planned]:
         local = OobLocalCollector(sysfs=env.sysfs, dev=config.dev, dmidecode=config.dmidecode)
         planned.append(Planned(local, config.interval, config.timeout))
     if config.targets:
+        # The probes (HTTP, Digest, TLS, RMCP) load only where endpoints are configured: most hosts have none.
+        from collectors.oob.collector import OobProbeCollector, round_timeout
+
         planned.append(Planned(OobProbeCollector(config.targets), config.interval, round_timeout(config.targets)))
     return planned
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from daemon.build import build_jobs
 from daemon.config import ConfigError, load_config
+from tests.conftest import REPO
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -52,3 +55,21 @@ def test_targets_plan_a_probe_round_bounded_by_the_slowest_target(tmp_path: Path
     jobs = {job.collector.name: job for job in build_jobs(config)}
     assert set(jobs) & {"oob", "oob_local"} == {"oob"}
     assert jobs["oob"].timeout == 8.0  # 7 s + 1 s of slack
+
+
+def test_the_endpoint_probes_load_only_where_endpoints_are_configured(tmp_path: Path) -> None:
+    """Most hosts configure no [[oob.targets]]: they run the local capability check without loading the
+    HTTP, Digest, TLS and RMCP probe code (memory the daemon's RSS target counts)."""
+    probe = ("import sys\nfrom pathlib import Path\n"
+             "from daemon.config import load_config\nfrom daemon.build import build_jobs\n"
+             "build_jobs(load_config(Path(sys.argv[1])))\n"
+             "print('collectors.oob.local' in sys.modules, 'collectors.oob.probe' in sys.modules)\n")
+    loaded = {}
+    for name, text in (("none", "[oob]\nlocal = true\n"),
+                       ("one", '[[oob.targets]]\nname = "nas-amt"\nhost = "nas-amt.lan"\n')):
+        config = tmp_path / f"{name}.toml"
+        config.write_text(text)
+        result = subprocess.run([sys.executable, "-c", probe, str(config)], cwd=REPO, capture_output=True,
+                                text=True, check=True)
+        loaded[name] = result.stdout.split()
+    assert loaded == {"none": ["True", "False"], "one": ["True", "True"]}
