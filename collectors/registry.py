@@ -41,15 +41,10 @@ class Planned:
 
 @dataclass(frozen=True)
 class Source(Generic[C]):
-    """A registered source: its section, and the collectors its typed config asks for.
-
-    `pending` names what is not built yet (e.g. "out-of-band (AMT/IPMI) probing (gap P6)"): such a section is
-    parsed and checked, and a warning says it is not acted upon.
-    """
+    """A registered source: its section, and the collectors its typed config asks for."""
 
     section: Section[C]
     plan: Callable[[C, Environment], Sequence[Planned]]
-    pending: str = ""
 
 
 _SOURCES: dict[str, Source[Any]] = {}

@@ -13,12 +13,6 @@ from daemon.scheduler import Job
 from daemon.store import Evaluator
 
 
-def not_implemented(config: Config) -> list[str]:
-    """Sections that are accepted so one file serves later releases, said out loud so nobody believes the
-    AMT probe is running."""
-    return list(config.pending)
-
-
 def build_jobs(config: Config) -> list[Job]:
     env = config.daemon.environment
     jobs: list[Job] = []

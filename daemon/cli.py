@@ -16,7 +16,7 @@ from types import FrameType
 from collectors.model.severity import SEVERITIES
 from collectors.model.snapshot import View
 from daemon import __version__, logs
-from daemon.build import build_evaluator, build_jobs, not_implemented
+from daemon.build import build_evaluator, build_jobs
 from daemon.config import DEFAULT_CONFIG_PATH, Config, ConfigError, load_config, resolve_config_path
 from daemon.scheduler import Job, Scheduler
 from daemon.store import SnapshotStore
@@ -119,8 +119,6 @@ def _load(path: Path | None) -> tuple[Config, list[Job]] | None:
         for problem in sorted([*exc.problems, *exc.warnings], key=lambda p: p.line or 0):
             print(problem, file=sys.stderr)
         return None
-    for warning in not_implemented(config):
-        print(f"{config.source}: warning: {warning}", file=sys.stderr)
     for problem in config.warnings:
         print(problem, file=sys.stderr)
     return config, jobs

@@ -23,7 +23,7 @@ from collectors.kit.config import parse_duration
 from collectors.kit.files import NotRegularFile, TooLarge, read_regular
 from collectors.model.gaps import GapOverride
 from collectors.model.severity import SEVERITIES
-from collectors.registry import Environment, Source, sources
+from collectors.registry import Environment, sources
 from daemon.gaps import RULES
 from exporters.sections import SECTIONS as EXPORTER_SECTIONS
 from exporters.sections import MqttConfig, PrometheusConfig, parse_listen_address
@@ -88,8 +88,6 @@ class Config:
     gaps: Mapping[str, GapOverride]
     # Every registered source's typed config, by section name ("smart", "ups", "oob", ...).
     sources: Mapping[str, Any] = field(default_factory=dict)
-    # Sections written in the file whose source is registered but not built yet (the "pending" warning).
-    pending: tuple[str, ...] = ()
     # What is valid but will not work on this host as it is now (a configured program that is missing).
     warnings: tuple[ConfigProblem, ...] = ()
 
@@ -402,7 +400,6 @@ class _Loader:
             mqtt=build(EXPORTER_SECTIONS[1]),
             gaps=gaps,
             sources={s.section.name: build(s.section) for s in registered},
-            pending=tuple(_pending(s, values) for s in registered if s.pending and _written(s, values)),
             warnings=warnings,
         )
 
@@ -483,13 +480,3 @@ class _Loader:
         return result
 
 
-def _written(source: Source[Any], values: Mapping[str, c.Values]) -> bool:
-    checked = values.get(source.section.name)
-    return checked is not None and checked.written
-
-
-def _pending(source: Source[Any], values: Mapping[str, c.Values]) -> str:
-    del values
-    name = source.section.name
-    shown = f"[[{name}]]" if source.section.array else f"[{name}]"
-    return f"{shown} is configured but {source.pending} is not implemented yet; the section is ignored"

@@ -18,7 +18,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from daemon.build import build_evaluator, build_jobs, not_implemented
+from daemon.build import build_evaluator, build_jobs
 from daemon.config import Config, ConfigError, load_config, resolve_config_path
 from daemon.scheduler import Job, Scheduler
 from daemon.sdnotify import Notifier
@@ -167,8 +167,6 @@ class Daemon:
         """Config plus its collectors, or ConfigError: nothing is started or stopped before both exist."""
         config = load_config(resolve_config_path(self._config_path))
         jobs = build_jobs(config)
-        for warning in not_implemented(config):
-            log.warning("%s", warning)
         for problem in config.warnings:
             log.warning("%s", problem)
         return config, jobs
