@@ -18,11 +18,12 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+T = TypeVar("T")
 CORPUS = REPO.parent / "shared" / "corpus"
 
 
@@ -176,3 +177,25 @@ def daemon_factory() -> Iterator[list[DaemonProcess]]:
         if daemon.proc.poll() is None:
             daemon.proc.kill()
             daemon.proc.wait(5)
+
+
+def load_section(tmp_path: Path, text: str, name: str, kind: type[T]) -> T:
+    """The typed config of one section, from a physgap.toml holding `text`."""
+    from daemon.config import load_config
+
+    path = tmp_path / "physgap.toml"
+    path.write_text(text)
+    config = load_config(path).sources[name]
+    assert isinstance(config, kind)
+    return config
+
+
+def config_problems(tmp_path: Path, text: str) -> list[str]:
+    """What loading a physgap.toml holding `text` refuses, each as "<line>: <key>: <problem>"."""
+    from daemon.config import ConfigError, load_config
+
+    path = tmp_path / "physgap.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    return [str(problem).removeprefix(f"{path}:") for problem in info.value.problems]

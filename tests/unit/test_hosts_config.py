@@ -8,23 +8,16 @@ from pathlib import Path
 import pytest
 
 from collectors.hosts.config import DEFAULT_PORTS, HostsConfig, ProbeTarget, split_host_port
-from daemon.config import ConfigError, load_config
+from daemon.config import load_config
+from tests.conftest import config_problems, load_section
 
 
 def hosts(tmp_path: Path, text: str) -> HostsConfig:
-    path = tmp_path / "physgap.toml"
-    path.write_text(text)
-    config = load_config(path).sources["hosts"]
-    assert isinstance(config, HostsConfig)
-    return config
+    return load_section(tmp_path, text, "hosts", HostsConfig)
 
 
 def problems(tmp_path: Path, text: str) -> list[str]:
-    path = tmp_path / "physgap.toml"
-    path.write_text(text)
-    with pytest.raises(ConfigError) as info:
-        load_config(path)
-    return [str(p).split(": ", 1)[1] for p in info.value.problems]
+    return [problem.split(": ", 1)[1] for problem in config_problems(tmp_path, text)]
 
 
 def test_default_reads_proxmox_membership_and_probes_nothing() -> None:

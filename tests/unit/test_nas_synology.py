@@ -21,10 +21,9 @@ from collectors.nas.collector import Answer, readings_for
 from collectors.nas.config import NasConfig, NasTarget
 from collectors.nas.synology import array_readings, drive_reading, parse_disks
 from collectors.registry import Environment
-from daemon.config import ConfigError, load_config
 from daemon.gaps import RULES
 from daemon.gaps.engine import evaluate
-from tests.conftest import REPO
+from tests.conftest import REPO, config_problems, load_section
 from tests.nas_fixtures import NAS_DATA, snmpwalk_values
 
 READ_AT = 1_700_000_000.0
@@ -246,19 +245,8 @@ def test_p2_one_silent_nas_beside_an_answering_one() -> None:
 
 
 def load(tmp_path: Path, text: str) -> NasConfig:
-    path = tmp_path / "physgap.toml"
-    path.write_text(text)
-    config = load_config(path).sources["nas"]
-    assert isinstance(config, NasConfig)
-    return config
+    return load_section(tmp_path, text, "nas", NasConfig)
 
-
-def problems(tmp_path: Path, text: str) -> list[str]:
-    path = tmp_path / "physgap.toml"
-    path.write_text(text)
-    with pytest.raises(ConfigError) as info:
-        load_config(path)
-    return [str(problem).removeprefix(f"{path}:") for problem in info.value.problems]
 
 
 def test_config_v2c_and_v3_with_levels(tmp_path: Path) -> None:
@@ -275,7 +263,7 @@ def test_config_v2c_and_v3_with_levels(tmp_path: Path) -> None:
 
 
 def test_config_mistakes(tmp_path: Path) -> None:
-    found = problems(tmp_path, '[[nas.snmp]]\nhost = "a"\n'
+    found = config_problems(tmp_path, '[[nas.snmp]]\nhost = "a"\n'
                                '[[nas.snmp]]\nname = "b"\nhost = "b"\nlevels = { "Volume 1" = "raid7" }\n'
                                '[[nas.snmp]]\nname = "b"\nhost = "c"\nversion = "3"\n')
     assert found == [

@@ -13,24 +13,12 @@ from collectors.kit.snmp_target import SnmpTarget
 from collectors.registry import Environment
 from collectors.switch import plan
 from collectors.switch.config import RUN_TIMEOUT, PortRef, SwitchConfig
-from daemon.config import ConfigError, load_config
-from tests.conftest import REPO
+from tests.conftest import REPO, config_problems, load_section
 
 
 def switches(tmp_path: Path, text: str) -> SwitchConfig:
-    path = tmp_path / "physgap.toml"
-    path.write_text(text)
-    config = load_config(path).sources["switch"]
-    assert isinstance(config, SwitchConfig)
-    return config
+    return load_section(tmp_path, text, "switch", SwitchConfig)
 
-
-def problems(tmp_path: Path, text: str) -> list[str]:
-    path = tmp_path / "physgap.toml"
-    path.write_text(text)
-    with pytest.raises(ConfigError) as info:
-        load_config(path)
-    return [str(problem).removeprefix(f"{path}:") for problem in info.value.problems]
 
 
 def test_v2c_switch_with_ports_by_name_and_by_index(tmp_path: Path) -> None:
@@ -58,7 +46,7 @@ def test_v3_auth_priv_switch_and_lldp_off(tmp_path: Path) -> None:
 
 
 def test_mistakes_are_named_with_line_and_key(tmp_path: Path) -> None:
-    found = problems(tmp_path, (
+    found = config_problems(tmp_path, (
         '[[switch]]\nhost = "a"\nports = { enp1 = 0, "bad name" = "te1", eth2 = true, eth3 = "", eth4 = 1.5 }\n'
         '[[switch]]\nhost = "b"\nports = "te1"\n'
         '[[switch]]\nhost = "c"\nversion = "3"\ncommunity = "public"\npriv_protocol = "AES"\n'
@@ -91,12 +79,12 @@ NOT_A_NAME = "is not a network interface name (1-15 bytes, no '/' or spaces)"
     ("{ eth5 = 2147483648 }", "eth5: ifIndex 2147483648 is outside 1..2147483647"),
 ])
 def test_bad_port_tables(tmp_path: Path, ports: str, problem: str) -> None:
-    found = problems(tmp_path, f'[[switch]]\nhost = "a"\nports = {ports}\n')
+    found = config_problems(tmp_path, f'[[switch]]\nhost = "a"\nports = {ports}\n')
     assert found == [f"3: switch[0].ports: {problem}"]
 
 
 def test_one_nic_on_two_switches_and_two_switches_by_one_name(tmp_path: Path) -> None:
-    found = problems(tmp_path, '[[switch]]\nhost = "a"\nports = { eth0 = "1" }\n'
+    found = config_problems(tmp_path, '[[switch]]\nhost = "a"\nports = { eth0 = "1" }\n'
                                '[[switch]]\nhost = "b"\nname = "a"\nports = { eth0 = "2" }\n')
     assert found == ["6: switch[1].name: 'a' is already switch 1: give each a distinct name",
                      "7: switch[1].ports: eth0 is already cabled to switch 1"]

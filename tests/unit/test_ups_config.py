@@ -9,23 +9,13 @@ import pytest
 
 from collectors.kit.snmp_target import SnmpTarget
 from collectors.ups.config import DEFAULT_UPSMON_CONF, NutServerConfig, UpsConfig
-from daemon.config import ConfigError, load_config
+from daemon.config import load_config
+from tests.conftest import config_problems, load_section
 
 
 def ups(tmp_path: Path, text: str) -> UpsConfig:
-    path = tmp_path / "physgap.toml"
-    path.write_text(text)
-    config = load_config(path).sources["ups"]
-    assert isinstance(config, UpsConfig)
-    return config
+    return load_section(tmp_path, text, "ups", UpsConfig)
 
-
-def problems(tmp_path: Path, text: str) -> list[str]:
-    path = tmp_path / "physgap.toml"
-    path.write_text(text)
-    with pytest.raises(ConfigError) as info:
-        load_config(path)
-    return [str(problem).removeprefix(f"{path}:") for problem in info.value.problems]
 
 
 def test_nothing_written_means_autodetect() -> None:
@@ -61,14 +51,14 @@ def test_bracketed_ipv6_host_is_accepted_bare(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("host", ["[]", "[::1", "::1]", "[[::1]]"])
 def test_malformed_brackets_are_refused(tmp_path: Path, host: str) -> None:
-    assert problems(tmp_path, f'[[ups.nut]]\nhost = "{host}"\n') == [
+    assert config_problems(tmp_path, f'[[ups.nut]]\nhost = "{host}"\n') == [
         f"2: ups.nut[0].host: {host!r} is not a host name or address"]
 
 
 def test_one_set_of_rules_for_nut_and_snmp(tmp_path: Path) -> None:
     # Before the loader checked everything once, the NUT collector took a port as a string and the SNMP
     # collector "v2c": the file now means the same thing wherever it is read.
-    found = problems(tmp_path, '[[ups.nut]]\nhost = "a"\nport = "3493"\ntimeout = 5\n\n'
+    found = config_problems(tmp_path, '[[ups.nut]]\nhost = "a"\nport = "3493"\ntimeout = 5\n\n'
                                '[[ups.snmp]]\nhost = "b"\nversion = "v2c"\nport = 0\n')
     assert found == [
         "3: ups.nut[0].port: expected an integer, got str",
@@ -79,7 +69,7 @@ def test_one_set_of_rules_for_nut_and_snmp(tmp_path: Path) -> None:
 
 
 def test_nut_ups_name_is_checked(tmp_path: Path) -> None:
-    assert problems(tmp_path, '[[ups.nut]]\nhost = "a"\nups = "rack@nas"\n') == [
+    assert config_problems(tmp_path, '[[ups.nut]]\nhost = "a"\nups = "rack@nas"\n') == [
         "3: ups.nut[0].ups: 'rack@nas' is not a NUT UPS name"]
 
 
@@ -102,4 +92,4 @@ def test_snmp_target_every_key(tmp_path: Path) -> None:
 
 
 def test_snmp_host_is_required(tmp_path: Path) -> None:
-    assert problems(tmp_path, '[[ups.snmp]]\nname = "rack"\n') == ["1: ups.snmp[0].host: missing (required)"]
+    assert config_problems(tmp_path, '[[ups.snmp]]\nname = "rack"\n') == ["1: ups.snmp[0].host: missing (required)"]
