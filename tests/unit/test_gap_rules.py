@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from types import MappingProxyType
 from typing import Any
 
 from collectors.model.gaps import Finding, GapOverride, GapRule, RuleContext
@@ -18,13 +17,12 @@ from collectors.model.readings import (
     StorageScan,
     UpsReading,
 )
-from collectors.model.snapshot import CollectorStatus, Gap, Snapshot, View
+from collectors.model.snapshot import Gap, Snapshot, View
 from daemon.gaps import RULES
 from daemon.gaps.engine import evaluate
 from exporters.prometheus import render
 from exporters.report import failing, markdown
-
-CTX = RuleContext(role="compute")
+from tests.gap_fixtures import CTX, gap, snapshot
 
 
 def link(name: str, speed: int | None, max_speed: int | None, carrier: bool | None = True,
@@ -37,20 +35,6 @@ def link(name: str, speed: int | None, max_speed: int | None, carrier: bool | No
     )
 
 
-def snapshot(**collectors: tuple[AnyReading, ...] | str | None) -> Snapshot:
-    statuses = {}
-    for name, value in collectors.items():
-        if value is None:
-            statuses[name] = CollectorStatus(name, None)
-        elif isinstance(value, str):
-            statuses[name] = CollectorStatus(name, False, error=value)
-        else:
-            statuses[name] = CollectorStatus(name, True, readings=value)
-    return Snapshot("pve1", 0.0, MappingProxyType(statuses))
-
-
-def gap(snap: Snapshot, gap_id: str, overrides: dict[str, GapOverride] | None = None) -> Gap:
-    return next(g for g in evaluate(snap, RULES, overrides or {}, CTX) if g.id == gap_id)
 
 
 PCIE_OK = (SlotScan(True, "config space read"),)

@@ -12,11 +12,12 @@ from collectors.hosts.config import DEFAULT_MEMBERS, HostsConfig
 from collectors.kit.context import RunContext
 from collectors.model.gaps import RuleContext
 from collectors.model.readings import AnyReading, ComputeScan, HostReading
-from collectors.model.snapshot import CollectorStatus, Gap, Snapshot, View
+from collectors.model.snapshot import Gap, Snapshot, View
 from daemon.gaps import RULES
 from daemon.gaps.engine import evaluate
 from exporters.prometheus import render
 from exporters.report import markdown
+from tests import gap_fixtures
 from tests.unit.test_hosts_members import clustered, standalone
 
 
@@ -30,18 +31,11 @@ def collect(tmp_path: Path, members: bytes | None, compute: tuple[str, ...] = ()
 
 
 def snapshot(readings: tuple[AnyReading, ...] | str | None) -> Snapshot:
-    if readings is None:
-        status = CollectorStatus("hosts", None)
-    elif isinstance(readings, str):
-        status = CollectorStatus("hosts", False, error=readings)
-    else:
-        status = CollectorStatus("hosts", True, readings=readings)
-    return Snapshot("pve1", 0.0, MappingProxyType({"hosts": status}))
+    return gap_fixtures.snapshot(hosts=readings)
 
 
 def p4(readings: tuple[AnyReading, ...] | str | None) -> Gap:
-    gaps = evaluate(snapshot(readings), RULES, {}, RuleContext(role="compute"))
-    return next(g for g in gaps if g.id == "P4")
+    return gap_fixtures.gap(snapshot(readings), "P4")
 
 
 def metrics(readings: tuple[AnyReading, ...]) -> str:

@@ -15,15 +15,14 @@ import pytest
 from collectors.kit.snmp_target import SnmpTarget
 from collectors.model.gaps import RuleContext
 from collectors.model.readings import AnyReading, ArrayReading, DriveReading, StorageScan
-from collectors.model.snapshot import CollectorStatus, Gap, Snapshot
+from collectors.model.snapshot import Gap
 from collectors.nas import plan
 from collectors.nas.collector import Answer, readings_for
 from collectors.nas.config import NasConfig, NasTarget
 from collectors.nas.synology import array_readings, drive_reading, parse_disks
 from collectors.registry import Environment
-from daemon.gaps import RULES
-from daemon.gaps.engine import evaluate
 from tests.conftest import REPO, config_problems, load_section
+from tests.gap_fixtures import gap, snapshot
 from tests.nas_fixtures import NAS_DATA, snmpwalk_values
 
 READ_AT = 1_700_000_000.0
@@ -148,21 +147,10 @@ def test_a_silent_nas_is_an_incomplete_scan_naming_it() -> None:
 # --- gap P2 -----------------------------------------------------------------------------------------------
 
 
-def snapshot(**collectors: tuple[AnyReading, ...] | str | None) -> Snapshot:
-    statuses = {}
-    for name, value in collectors.items():
-        if value is None:
-            statuses[name] = CollectorStatus(name, None)
-        elif isinstance(value, str):
-            statuses[name] = CollectorStatus(name, False, error=value)
-        else:
-            statuses[name] = CollectorStatus(name, True, readings=value)
-    return Snapshot("pve1", 0.0, MappingProxyType(statuses))
-
 
 def p2(nas: tuple[AnyReading, ...] | str | None, local: tuple[AnyReading, ...] = (), role: str = "compute") -> Gap:
     snap = snapshot(smart=(), storage=(StorageScan(True, ""), *local), nas=nas)
-    return next(g for g in evaluate(snap, RULES, {}, RuleContext(role=role)) if g.id == "P2")
+    return gap(snap, "P2", ctx=RuleContext(role=role))
 
 
 def mirror() -> ArrayReading:

@@ -6,37 +6,23 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from types import MappingProxyType
 
 import pytest
 
 from collectors.kit.context import RunContext
-from collectors.model.gaps import GapOverride, RuleContext
-from collectors.model.readings import AnyReading, OobLocalReading, OobReading
-from collectors.model.snapshot import CollectorStatus, Gap, Snapshot, View
+from collectors.model.gaps import GapOverride
+from collectors.model.readings import OobLocalReading, OobReading
+from collectors.model.snapshot import Gap, Snapshot, View
 from collectors.oob.local import OobLocalCollector
 from daemon.gaps import RULES
 from daemon.gaps.engine import evaluate
 from exporters.prometheus import render
+from tests.gap_fixtures import CTX, gap, snapshot
 from tests.oob_fixtures import DMIDECODE, host_tree, standin_dmidecode
-
-CTX = RuleContext(role="compute")
-
-
-def snapshot(**collectors: tuple[AnyReading, ...] | str | None) -> Snapshot:
-    statuses = {}
-    for name, value in collectors.items():
-        if value is None:
-            statuses[name] = CollectorStatus(name, None)
-        elif isinstance(value, str):
-            statuses[name] = CollectorStatus(name, False, error=value)
-        else:
-            statuses[name] = CollectorStatus(name, True, readings=value)
-    return Snapshot("pve1", 0.0, MappingProxyType(statuses))
 
 
 def p6(snap: Snapshot, overrides: dict[str, GapOverride] | None = None) -> Gap:
-    return next(g for g in evaluate(snap, RULES, overrides or {}, CTX) if g.id == "P6")
+    return gap(snap, "P6", overrides)
 
 
 def target(name: str, state: str, detail: str = "", kind: str = "amt", port: int = 16992) -> OobReading:

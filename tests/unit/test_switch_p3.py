@@ -5,15 +5,12 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from collectors.model.gaps import RuleContext
 from collectors.model.readings import AnyReading, LinkReading, SwitchPortReading, SwitchReading
 from collectors.model.snapshot import CollectorStatus, Gap, Snapshot, View
-from daemon.gaps import RULES
-from daemon.gaps.engine import evaluate
 from exporters.prometheus import render
+from tests import gap_fixtures
 from tests.faults.harness import series, value
 
-CTX = RuleContext(role="compute")
 NIC = "enp2s0f0np0"
 
 
@@ -41,14 +38,11 @@ def silent(switch: str = "usw-16", links: tuple[tuple[str, str], ...] = ((NIC, "
 
 
 def snapshot(nic: tuple[AnyReading, ...], switch: tuple[AnyReading, ...] | None) -> Snapshot:
-    statuses = {"nic": CollectorStatus("nic", True, readings=nic)}
-    if switch is not None:
-        statuses["switch"] = CollectorStatus("switch", True, readings=switch)
-    return Snapshot("pve1", 0.0, MappingProxyType(statuses))
+    return gap_fixtures.snapshot(nic=nic) if switch is None else gap_fixtures.snapshot(nic=nic, switch=switch)
 
 
 def p3(snap: Snapshot) -> Gap:
-    return next(g for g in evaluate(snap, RULES, {}, CTX) if g.id == "P3")
+    return gap_fixtures.gap(snap, "P3")
 
 
 def test_a_10g_nic_on_a_1g_port_names_both_ends() -> None:
