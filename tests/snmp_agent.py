@@ -13,13 +13,14 @@ nobody too. So as root the agent keeps root, which is acceptable for a throwaway
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -178,3 +179,25 @@ def start_agent(data_dir: Path, work_dir: Path, probe_community: str | None = No
         time.sleep(0.05)
     agent.stop()
     raise AssertionError(f"{RESPONDER} did not answer on 127.0.0.1:{port} within {wait}s:\n{agent.log_text()}")
+
+
+@contextlib.contextmanager
+def serving(recordings: Iterable[Path], work_dir: Path, probe_community: str,
+            extra_args: Sequence[str] = ()) -> Iterator[SnmpAgent]:
+    """A responder serving copies of just these recordings (each file's stem is its community), stopped on
+    exit. Copies, so that the agent indexes only what the test uses (see start_agent)."""
+    data = work_dir / "data"
+    data.mkdir(parents=True)
+    for recording in recordings:
+        shutil.copy(recording, data / recording.name)
+    agent = start_agent(data, work_dir, probe_community=probe_community, extra_args=extra_args)
+    try:
+        yield agent
+    finally:
+        agent.stop()
+
+
+def v3_user(user: str, auth_key: str, priv_key: str) -> list[str]:
+    """Responder arguments for one SNMPv3 user with SHA authentication and AES privacy."""
+    return [f"--v3-user={user}", f"--v3-auth-key={auth_key}", "--v3-auth-proto=SHA",
+            f"--v3-priv-key={priv_key}", "--v3-priv-proto=AES"]

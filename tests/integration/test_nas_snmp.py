@@ -6,7 +6,6 @@ the critical disk, or its silence, in gap P2."""
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +23,7 @@ from exporters.mqtt.topics import safe_id
 from tests.conftest import empty_sysfs, run_physgap, write_config
 from tests.faults.harness import value
 from tests.nas_fixtures import NAS_DATA
-from tests.snmp_agent import SnmpAgent, free_udp_port, start_agent
+from tests.snmp_agent import SnmpAgent, free_udp_port, serving, v3_user
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pysnmp.smi.compiler")
 
@@ -37,16 +36,9 @@ SILENT_REASON = "no SNMP answer (request timed out: host down, port closed or wr
 
 @pytest.fixture(scope="module")
 def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SnmpAgent]:
-    work = tmp_path_factory.mktemp("snmpsim-nas")
-    data = work / "data"
-    data.mkdir()
-    for recording in NAS_DATA.glob("*.snmpwalk"):
-        shutil.copy(recording, data / recording.name)
-    started = start_agent(data, work, probe_community="ds920-ok", extra_args=[
-        f"--v3-user={V3_USER}", f"--v3-auth-key={V3_AUTH}", "--v3-auth-proto=SHA", f"--v3-priv-key={V3_PRIV}",
-        "--v3-priv-proto=AES"])
-    yield started
-    started.stop()
+    with serving(NAS_DATA.glob("*.snmpwalk"), tmp_path_factory.mktemp("snmpsim-nas"), "ds920-ok",
+                 v3_user(V3_USER, V3_AUTH, V3_PRIV)) as started:
+        yield started
 
 
 def nas(agent: SnmpAgent, community: str, name: str, levels: dict[str, str] | None = None,
@@ -173,15 +165,9 @@ def test_physgap_once_with_a_silent_nas_reads_p2_unknown_and_the_collector_faile
 
 
 def test_a_nas_that_goes_silent_keeps_its_disks_on_show_as_unreachable(tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    data.mkdir()
-    shutil.copy(NAS_DATA / "ds920-ok.snmpwalk", data / "ds920-ok.snmpwalk")
-    own = start_agent(data, tmp_path / "work", probe_community="ds920-ok")
-    collector = NasCollector((nas(own, "ds920-ok", "syno1", timeout=FAST),))
-    try:
+    with serving([NAS_DATA / "ds920-ok.snmpwalk"], tmp_path / "work", "ds920-ok") as own:
+        collector = NasCollector((nas(own, "ds920-ok", "syno1", timeout=FAST),))
         first = list(collector.collect(RunContext(deadline=time.monotonic() + 8, state_dir=tmp_path)))
-    finally:
-        own.stop()
     seen = {r.drive: r.health for r in first if isinstance(r, DriveReading)}
     assert seen and all(r.state == "read" for r in first if isinstance(r, DriveReading))
     # The agent is gone: the disks are still listed, unreachable with the reason and their last verdict,

@@ -3,7 +3,6 @@ and an AMT Digest exchange whose nonce goes stale between the two requests (a lo
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +18,7 @@ from collectors.oob.config import OobTarget
 from collectors.switch.collector import SwitchCollector
 from collectors.switch.config import SwitchTarget
 from tests.oob_fixtures import AMT_401_BODY, AMT_REALM, _Handler, amt_like_server, port_of
-from tests.snmp_agent import SnmpAgent, start_agent
+from tests.snmp_agent import SnmpAgent, serving, v3_user
 from tests.switch_fixtures import SWITCH_DATA
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pysnmp.smi.compiler")
@@ -37,15 +36,9 @@ def as_net_snmp_hashes(key: str) -> str:
 
 @pytest.fixture(scope="module")
 def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SnmpAgent]:
-    work = tmp_path_factory.mktemp("snmpsim-v3-utf8")
-    data = work / "data"
-    data.mkdir()
-    shutil.copy(SWITCH_DATA / "usw-flex-xg.snmprec", data / "usw-flex-xg.snmprec")
-    started = start_agent(data, work, probe_community="usw-flex-xg", extra_args=[
-        f"--v3-user={USER}", f"--v3-auth-key={as_net_snmp_hashes(AUTH)}", "--v3-auth-proto=SHA",
-        f"--v3-priv-key={as_net_snmp_hashes(PRIV)}", "--v3-priv-proto=AES"])
-    yield started
-    started.stop()
+    with serving([SWITCH_DATA / "usw-flex-xg.snmprec"], tmp_path_factory.mktemp("snmpsim-v3-utf8"), "usw-flex-xg",
+                 v3_user(USER, as_net_snmp_hashes(AUTH), as_net_snmp_hashes(PRIV))) as started:
+        yield started
 
 
 def v3_switch(agent: SnmpAgent, tmp_path: Path, name: str, auth: str, priv: str) -> SwitchTarget:

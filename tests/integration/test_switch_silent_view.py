@@ -4,7 +4,6 @@ otherwise read "switch usw has no port te1" as a measured fact. Real snmpsim age
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +17,7 @@ from collectors.model.readings import SwitchPortReading, SwitchReading
 from collectors.switch.collector import SwitchCollector
 from collectors.switch.config import PortRef, SwitchTarget
 from tests.conftest import REPO
-from tests.snmp_agent import SnmpAgent, start_agent
+from tests.snmp_agent import SnmpAgent, serving
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pysnmp.smi.compiler")
 
@@ -27,14 +26,8 @@ VIEWS = REPO / "tests" / "snmp_data" / "switch-views"
 
 @pytest.fixture(scope="module")
 def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SnmpAgent]:
-    work = tmp_path_factory.mktemp("snmpsim-views")
-    data = work / "data"
-    data.mkdir()
-    for recording in VIEWS.glob("*.snmprec"):
-        shutil.copy(recording, data / recording.name)
-    started = start_agent(data, work, probe_community="systemonly")
-    yield started
-    started.stop()
+    with serving(VIEWS.glob("*.snmprec"), tmp_path_factory.mktemp("snmpsim-views"), "systemonly") as started:
+        yield started
 
 
 def collect(agent: SnmpAgent, community: str, version: str) -> tuple[SwitchReading, list[SwitchPortReading]]:

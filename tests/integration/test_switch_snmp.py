@@ -5,7 +5,6 @@ stand-in lldpcli, and the real daemon naming both ends of a cable in P3."""
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +21,7 @@ from collectors.switch.config import PortRef, SwitchTarget
 from tests.conftest import DaemonProcess, free_port, http_get, start_daemon, write_config
 from tests.faults.harness import value
 from tests.net_tree import X710_PORT0, ms01_tree
-from tests.snmp_agent import SnmpAgent, free_udp_port, start_agent
+from tests.snmp_agent import SnmpAgent, free_udp_port, serving, v3_user
 from tests.switch_fixtures import SWITCH_DATA, write_lldpcli
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pysnmp.smi.compiler")
@@ -35,17 +34,10 @@ FAST = 0.3  # per-request timeout for switches expected to stay silent
 
 @pytest.fixture(scope="module")
 def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SnmpAgent]:
-    work = tmp_path_factory.mktemp("snmpsim-switch")
-    data = work / "data"
-    data.mkdir()
-    for recording in SWITCH_DATA.glob("*.snmprec"):
-        shutil.copy(recording, data / recording.name)
     # One SNMPv3 user beside v1/v2c; with v3 the context name picks the recording, as the community does.
-    started = start_agent(data, work, probe_community="usw-flex-xg", extra_args=[
-        f"--v3-user={V3_USER}", f"--v3-auth-key={V3_AUTH}", "--v3-auth-proto=SHA", f"--v3-priv-key={V3_PRIV}",
-        "--v3-priv-proto=AES"])
-    yield started
-    started.stop()
+    with serving(SWITCH_DATA.glob("*.snmprec"), tmp_path_factory.mktemp("snmpsim-switch"), "usw-flex-xg",
+                 v3_user(V3_USER, V3_AUTH, V3_PRIV)) as started:
+        yield started
 
 
 def ctx(seconds: float = 5.0) -> RunContext:
