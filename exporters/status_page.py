@@ -209,6 +209,10 @@ def _field_columns(kind: Kind[Any], field: Field[Any], objects: Sequence[Any], t
             if not found:
                 return Cell(NO_VALUE, _UNKNOWN)
             value = found[0].value
+            if not math.isfinite(value):
+                # Shown as the source said it, but marked unknown, never painted "ok": /metrics drops such
+                # a value and MQTT sends null.
+                return Cell(_e(format_value(field, value)), _UNKNOWN, numeric=True)
             if _is_timestamp(field):
                 return _age_cell(value)
             return Cell(_e(format_value(field, value)), severity_of(field, value), numeric=True)

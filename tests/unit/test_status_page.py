@@ -192,6 +192,10 @@ def test_absurd_values_are_shown_not_fatal() -> None:
                 reallocated_sectors=-3, read_at=NOW + 3600)  # read "in the future": a clock stepped back
     table = rows(section(render(world(drives=(odd,)), NOW), "drive"))[0]
     assert "nan" in table and "inf" in table  # temperature and power-on time, as the source said
+    # ... and marked unknown, never left as a plain (healthy-looking) cell.
+    drives = section(render(world(drives=(odd,)), NOW), "drive")
+    cells = re.findall(r'<td[^>]*class="([^"]*)"[^>]*>(nan|inf)</td>', drives)
+    assert sorted(text for _, text in cells) == ["inf", "nan"] and all("unknown" in cls for cls, _ in cells)
     assert "-3" in table and "7" in table and table[-1] == "0 ms"
 
 
