@@ -38,11 +38,9 @@ def _value(value: str | float | None) -> str | float | None:
     return value
 
 
-def state_document(obj: Object, now: float, *, with_clock: bool = True) -> dict[str, Any]:
+def state_document(obj: Object, now: float) -> dict[str, Any]:
     document: dict[str, Any] = {}
     for field in obj.fields:
-        if field.clock_dependent and not with_clock:
-            continue
         document[key_of(field)] = _value(field.ha_state(obj.reading, now))
     attributes = attributes_of(obj)
     if attributes is not None:
@@ -53,7 +51,7 @@ def state_document(obj: Object, now: float, *, with_clock: bool = True) -> dict[
 def render_state(obj: Object, topics: Topics, now: float) -> State:
     document = state_document(obj, now)
     payload = _encode(document)
-    clock = {key_of(field) for field in obj.fields if field.clock_dependent}
+    clock = {key_of(field) for field in obj.kind.clock_fields if field.ha is not None}
     # The same document less its clock keys: each field's state is computed once per cycle.
     stable = _encode({k: v for k, v in document.items() if k not in clock}) if clock else payload
     return State(topics.state(obj.kind.name, obj.object_id), payload, stable, obj.owner)

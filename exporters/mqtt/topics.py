@@ -7,6 +7,7 @@ customisations to it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ def safe_id(*parts: str) -> str:
     return f"{readable}_{digest}" if readable else digest
 
 
+@functools.cache  # a few dozen catalog names, looked up for every field of every object each publish cycle
 def field_id(name: str) -> str:
     """The key of a field inside a state document, from the catalog's display name: `Battery charge` ->
     `battery_charge`. Also the last part of the entity's unique_id. Only [a-z0-9_]: templates read it as
