@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from collectors.model.snapshot import Gap, View
 from exporters.base import ViewSource
+from exporters.report import evidence_text
 
 log = logging.getLogger("physgap.gaps")
 
@@ -33,15 +34,17 @@ def transitions(before: dict[str, tuple[str, str]], gaps: tuple[Gap, ...]) -> li
         if before.get(gap.id) == state:
             continue
         if gap.status == "open":
-            what = "opened" if before.get(gap.id, ("",))[0] != "open" else "changed severity"
-            detail = "; ".join(gap.evidence)
-            lines.append(f"gap {gap.id} {what} ({gap.severity}): {gap.title}: {detail}"[:_MAX_EVIDENCE])
+            change = "opened" if before.get(gap.id, ("",))[0] != "open" else "changed severity"
+            what = f"{change} ({gap.severity})"
         elif gap.status == "not applicable":
-            lines.append(f"gap {gap.id} does not apply here: {gap.title}: {gap.reason}"[:_MAX_EVIDENCE])
+            what = "does not apply here"
         elif gap.status == "resolved":
-            lines.append(f"gap {gap.id} resolved: {gap.title}: {'; '.join(gap.evidence)}"[:_MAX_EVIDENCE])
-        elif not gap.waiting:  # start-up, not news
-            lines.append(f"gap {gap.id} cannot be evaluated: {gap.title}: {gap.reason}"[:_MAX_EVIDENCE])
+            what = "resolved"
+        elif gap.waiting:  # start-up, not news
+            continue
+        else:
+            what = "cannot be evaluated"
+        lines.append(f"gap {gap.id} {what}: {gap.title}: {evidence_text(gap)}"[:_MAX_EVIDENCE])
     return lines
 
 

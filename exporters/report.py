@@ -21,7 +21,7 @@ def _cell(text: str) -> str:
 
 def evidence_text(gap: Gap) -> str:
     """What was found, or why the rule could not decide: the Evidence column, and MQTT's gap attribute."""
-    return "; ".join(gap.evidence) if gap.evaluated and gap.applicable else gap.reason
+    return "; ".join(gap.explanation)
 
 
 def markdown(view: View) -> str:

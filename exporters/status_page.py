@@ -323,12 +323,13 @@ def gaps_section(view: View) -> list[Part]:
     rows: list[Part] = []
     headers = ("#", "Gap", "Risk", "Severity", "Status", "Evidence")
     for gap in view.gaps:
-        if gap.evaluated and gap.evidence:
-            evidence = '<ul class="evidence">' + "".join(f"<li>{_e(e)}</li>" for e in gap.evidence) + "</ul>"
-        elif gap.reason:
-            evidence = f'<p class="reason">{_e(gap.reason)}</p>'
-        else:
+        said = gap.explanation
+        if not said:
             evidence = NO_VALUE
+        elif gap.evaluated and gap.applicable:  # evidence lines; else the one reason
+            evidence = '<ul class="evidence">' + "".join(f"<li>{_e(e)}</li>" for e in said) + "</ul>"
+        else:
+            evidence = f'<p class="reason">{_e(said[0])}</p>'
         cells = (_e(gap.id), _e(gap.title), _e(gap.risk), _e(severity_cell(gap)), _e(gap.status), evidence)
         classes = ("", "", "", ' class="severity"', "", "")
         rows.append(f'<tr class="{_e(gap_class(gap))}">' + "".join(

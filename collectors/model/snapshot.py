@@ -55,6 +55,14 @@ class Gap:
     applicable: bool = True  # False: evaluated, and the check cannot apply on this host (`reason` says why)
 
     @property
+    def explanation(self) -> tuple[str, ...]:
+        """What a person is told about the gap: the evidence of a decided, applicable gap, else why it could
+        not be decided or does not apply. The report, the page, MQTT and the journal all say this."""
+        if self.evaluated and self.applicable:
+            return self.evidence
+        return (self.reason,) if self.reason else ()
+
+    @property
     def status(self) -> str:
         if not self.evaluated:
             return "unknown"
