@@ -179,11 +179,12 @@ def _main(argv: Sequence[str] | None) -> int:
         return 0
 
     if args.command == "discovery":
-        from exporters.mqtt import MqttSettings, discovery_json, status_page_url
+        from exporters.mqtt import discovery_json, mqtt_settings
 
         config = loaded[0]
-        settings = MqttSettings(config.mqtt, config.daemon.host,
-                                status_page_url(config.prometheus.listen, config.daemon.host))
+        # As the daemon would publish them (its web config decides http or https for the status page link).
+        settings = mqtt_settings(config.mqtt, config.daemon.host, config.prometheus.listen,
+                                 config.prometheus.web_config)
         sys.stdout.write(discovery_json(view, settings))
         return 0
 

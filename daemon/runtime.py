@@ -25,10 +25,9 @@ from daemon.sdnotify import Notifier
 from daemon.store import SnapshotStore
 from exporters.base import Exporter, ExporterError
 from exporters.gap_log import GapLogExporter
-from exporters.mqtt import MqttExporter, MqttSettings, status_page_url
+from exporters.mqtt import MqttExporter, MqttSettings, mqtt_settings
 from exporters.textfile import TextfileExporter
 from exporters.web import HttpExporter, WebSettings
-from exporters.webconfig import WebConfigError, load_web_config
 
 log = logging.getLogger("physgap")
 
@@ -85,12 +84,7 @@ class Daemon:
         if not config.mqtt.enabled:
             return MqttSettings(config.mqtt, config.daemon.host, None)  # nothing to link, no web.yml to parse
         web = self._web_settings(config)
-        https = False
-        if web.web_config is not None:
-            with contextlib.suppress(WebConfigError):  # the HTTP exporter reports a bad web config itself
-                https = load_web_config(web.web_config).tls_enabled
-        return MqttSettings(config.mqtt, config.daemon.host,
-                            status_page_url(web.listen, config.daemon.host, https=https))
+        return mqtt_settings(config.mqtt, config.daemon.host, web.listen, web.web_config)
 
     def _exporters(self, config: Config) -> list[_Running]:
         """Every exporter this daemon runs, built with the settings `config` gives it."""

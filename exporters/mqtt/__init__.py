@@ -4,6 +4,7 @@ that ties them to the View. paho-mqtt is imported only when [mqtt] has a host.""
 
 from exporters.mqtt.discovery import discovery_documents, discovery_json
 from exporters.mqtt.exporter import MqttExporter
-from exporters.mqtt.settings import MqttSettings, status_page_url
+from exporters.mqtt.settings import MqttSettings, mqtt_settings, status_page_url
 
-__all__ = ["MqttExporter", "MqttSettings", "discovery_documents", "discovery_json", "status_page_url"]
+__all__ = ["MqttExporter", "MqttSettings", "discovery_documents", "discovery_json", "mqtt_settings",
+           "status_page_url"]

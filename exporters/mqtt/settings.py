@@ -6,9 +6,11 @@ import contextlib
 import ipaddress
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 from exporters.http import format_address
 from exporters.sections import MqttConfig, parse_listen_address
+from exporters.webconfig import WebConfigError, load_web_config
 
 # Home Assistant marks an entity unavailable when no state arrived for expire_after seconds. States are
 # re-sent every interval, so three intervals tolerate two lost refreshes before a healthy entity greys out.
@@ -48,3 +50,13 @@ def status_page_url(listen: str, host: str, *, https: bool = False) -> str | Non
             if ipaddress.ip_address(address.split("%", 1)[0]).is_loopback:
                 return None
     return f"{scheme}://{format_address(address, port)}/"
+
+
+def mqtt_settings(config: MqttConfig, host: str, listen: str, web_config: Path | None) -> MqttSettings:
+    """The settings the daemon runs with and `physgap discovery` prints: the same link to the status page,
+    https when the web config turns TLS on."""
+    https = False
+    if web_config is not None:
+        with contextlib.suppress(WebConfigError):  # the HTTP exporter reports a bad web config itself
+            https = load_web_config(web_config).tls_enabled
+    return MqttSettings(config, host, status_page_url(listen, host, https=https))

@@ -173,3 +173,23 @@ def _physgap(*args: str) -> list[str]:
     from tests.conftest import physgap_argv
 
     return physgap_argv(*args)
+
+
+def test_discovery_links_the_status_page_over_https_when_the_web_config_turns_tls_on(tmp_path: Path) -> None:
+    """`physgap discovery` prints what the daemon publishes: with TLS on, Home Assistant's device link is
+    https, as the running daemon makes it."""
+    from tests.pki import make_pki
+
+    (tmp_path / "pki").mkdir()
+    pki = make_pki(tmp_path / "pki")
+    web = tmp_path / "web.yml"
+    web.write_text(f"tls_server_config:\n  cert_file: {pki.server_cert}\n  key_file: {pki.server_key}\n")
+    config = write_config(tmp_path / "c.toml", empty_sysfs(tmp_path / "sys"), tmp_path / "state", 9829,
+                          extra='[mqtt]\nhost = "broker.lan"\n')
+    text = config.read_text()
+    config.write_text(text.replace('listen = "127.0.0.1:9829"\n', f'listen = ":9829"\nweb_config = "{web}"\n'))
+    assert f'web_config = "{web}"' in config.read_text()
+    printed = run_physgap("discovery", "--config", str(config))
+    assert printed.returncode == 0, printed.stderr
+    links = {d["payload"]["device"].get("configuration_url") for d in json.loads(printed.stdout)}
+    assert links == {"https://testhost:9829/"}
