@@ -266,7 +266,8 @@ def test_world_readable_community_file_warns_once(agent: SnmpAgent, tmp_path: Pa
         caplog.clear()
         with caplog.at_level(logging.DEBUG):
             for _ in range(runs):
-                assert all(reading.up for reading in collector.collect(ctx()) if isinstance(reading, UpsReading))
+                assert [reading.up for reading in collector.collect(ctx()) if isinstance(reading, UpsReading)] == [
+                    True]
         assert "apc-smart-ups" not in caplog.text  # the community never appears, at any level
         return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING and r.name == SNMP_LOGGER]
 
@@ -358,7 +359,8 @@ def test_runs_leave_no_sockets_or_threads_behind(agent: SnmpAgent) -> None:
     fds = len(os.listdir("/proc/self/fd"))
     threads = threading.active_count()
     for _ in range(3):
-        assert all(reading.up for reading in collector.collect(ctx()) if isinstance(reading, UpsReading))
+        assert [reading.up for reading in collector.collect(ctx()) if isinstance(reading, UpsReading)] == [True,
+                                                                                                          True]
     assert len(os.listdir("/proc/self/fd")) == fds  # close_dispatcher() closed each run's sockets
     assert threading.active_count() <= threads + 1  # a resolver thread may still be finishing
 
