@@ -472,8 +472,10 @@ PCIE_LINKS = Kind[PcieLinkReading](
         PcieField("physgap_pcie_link_max_width", "PCIe link width capability in lanes.", "Maximum link width",
                   "lanes", _ADDRESS, value=lambda p: _number(p.max_width), ha=_LANES_DIAGNOSTIC),
         PcieField("physgap_pcie_link_downgraded",
-                  "1 when the link trained below the speed or width first seen for this device in this address.",
-                  "Downgraded", "boolean", _ADDRESS, value=lambda p: _flag(p.downgraded), ha=_PROBLEM),
+                  "1 when the link trained below the speed or width first seen for this device in this address; "
+                  "absent where not judged: root and downstream ports (the device end of the link carries it), "
+                  "no trained link seen yet, or the current link unreadable.",
+                  "Downgraded", "boolean", _ADDRESS, value=lambda p: _optional_flag(p.downgraded), ha=_PROBLEM),
     ),
 )
 

@@ -69,8 +69,12 @@ class PcieLinkReading:
     max_width: int | None
     baseline_speed_gts: float | None  # first healthy observation, persisted in the state directory
     baseline_width: int | None
-    downgraded: bool  # trained below its own baseline (not below its capability: some are narrow by design)
+    # Trained below its own baseline (not below its capability: some are narrow by design); None when not
+    # judged: a root/downstream port (the device end of the link carries the verdict), no baseline yet, or
+    # the current link unreadable. `not_judged` says which.
+    downgraded: bool | None
     parent: str | None = None  # the port this function hangs off, when known
+    not_judged: str = ""  # why `downgraded` is None; "" when it was judged
 
 
 @dataclass(frozen=True)

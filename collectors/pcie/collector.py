@@ -334,20 +334,18 @@ class PcieCollector:
 
     def _link_reading(self, function: _Function, port_type: str, parent: str | None) -> PcieLinkReading:
         baseline: _Baseline | None = None
-        downgraded = False
-        # Root and downstream ports share their link with the device behind them; the verdict belongs to
-        # that device (keyed to the card, so a swap resets it), as in lspci >= 3.8, which never marks a
-        # root/downstream port downgraded. Otherwise a Gen2 HBA in a Gen3 slot would flag the port forever.
-        if port_type not in DOWNSTREAM_PORT_TYPES:
+        downgraded: bool | None = None
+        if port_type in DOWNSTREAM_PORT_TYPES:
+            # Root and downstream ports share their link with the device behind them; the verdict belongs to
+            # that device (keyed to the card, so a swap resets it), as in lspci >= 3.8, which never marks a
+            # root/downstream port downgraded. Judged here, a Gen2 HBA in a Gen3 slot would flag the port
+            # forever, and a healthy port would say nothing the device's own reading does not.
+            not_judged = "judged at the device end of the link"
+        elif function.cap is not None and function.cap.port_type == "rc_integrated_endpoint":
+            not_judged = "integrated in the root complex: no link"
+        else:
             baseline = self._baseline_for(function)
-            if baseline is not None:
-                slower = (
-                    function.speed_gts is not None
-                    and baseline.speed_gts is not None
-                    and function.speed_gts < baseline.speed_gts
-                )
-                narrower = function.width is not None and function.width < baseline.width
-                downgraded = slower or narrower
+            downgraded, not_judged = _judge(function, baseline)
         return PcieLinkReading(
             address=function.address,
             device=function.ident,
@@ -361,6 +359,7 @@ class PcieCollector:
             baseline_width=baseline.width if baseline else None,
             downgraded=downgraded,
             parent=parent,
+            not_judged=not_judged,
         )
 
     def _baseline_for(self, function: _Function) -> _Baseline | None:
@@ -528,6 +527,26 @@ class PcieCollector:
 
 
 # --- pure helpers ------------------------------------------------------------------------------------
+
+
+def _judge(function: _Function, baseline: _Baseline | None) -> tuple[bool | None, str]:
+    """(downgraded, why not judged): True when a measured speed or width is below the baseline, False only
+    when every part of the baseline was measured again and none is below, None otherwise (never "fine" for
+    a link that could not be read)."""
+    if baseline is None:
+        return None, "no baseline yet: the link has not trained since it was first seen"
+    slower = (function.speed_gts is not None and baseline.speed_gts is not None
+              and function.speed_gts < baseline.speed_gts)
+    narrower = function.width is not None and function.width < baseline.width
+    if slower or narrower:
+        return True, ""
+    # A baseline learned while the kernel printed "Unknown" speed has only a width: judged on that alone.
+    unread = [name for name, value, wanted in (("speed", function.speed_gts, baseline.speed_gts),
+                                               ("width", function.width, baseline.width))
+              if value is None and wanted is not None]
+    if unread:
+        return None, f"current link {' and '.join(unread)} unreadable"
+    return False, ""
 
 
 def _decode_baselines(document: Any) -> dict[str, _Baseline]:
