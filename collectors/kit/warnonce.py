@@ -14,6 +14,8 @@ class WarnOnce:
         self._log = log
         self._prefix = prefix
         self._seen: set[str] = set()
+        # transition(): each source's reason for not answering, while it does not.
+        self._down: dict[str, str] = {}
         self._lock = threading.Lock()
 
     def _first(self, key: str) -> bool:
@@ -46,3 +48,22 @@ class WarnOnce:
             dropped = len(kept) != len(self._seen)
             self._seen = kept
             return dropped
+
+    def transition(self, key: str, reason: str | None, subject: str, *args: object, detail: str = "") -> None:
+        """Log a source's changes, not its state every run: `reason` (why it does not answer) at warning level
+        when it differs from the last one (debug while it holds), as "<subject>: <reason>[: <detail>]"; None
+        (it answers) as "<subject> answers again" at info level, once, and only if it was down. `detail` is
+        logged but does not count as a change (it may vary every run, as a lookup's duration does)."""
+        with self._lock:
+            before = self._down.pop(key, None)
+            if reason is not None:
+                self._down[key] = reason
+        if reason is None:
+            if before is not None:
+                self._log.info(self._prefix + subject + " answers again", *args)
+            return
+        level = logging.WARNING if reason != before else logging.DEBUG
+        if detail:
+            self._log.log(level, self._prefix + subject + ": %s: %s", *args, reason, detail)
+        else:
+            self._log.log(level, self._prefix + subject + ": %s", *args, reason)

@@ -59,11 +59,10 @@ class OobProbeCollector:
                 # Never started before the round's deadline (targets queued behind the concurrency cap).
                 reading = _reading(target, "timeout", "no answer before the probe round's deadline",
                                    target.timeout)
-            if not reading.up:
-                self._warn.warn(f"down:{target.name}\n", "OOB target %s (%s %s): %s: %s", target.name, target.kind,
-                                target.host, reading.state, reading.detail)
-            else:
-                self._warn.forget(f"down:{target.name}\n")
+            # Keyed on the state alone: a detail such as a name lookup's duration differs every round.
+            self._warn.transition(f"down:{target.name}", None if reading.up else reading.state,
+                                  "OOB target %s (%s %s)", target.name, target.kind, target.host,
+                                  detail=reading.detail)
             readings.append(reading)
         return readings
 

@@ -605,14 +605,8 @@ class SnmpUpsCollector:
     def _log_outcome(self, readings: Sequence[UpsReading]) -> None:
         """Log a UPS's failure when its reason changes, and its recovery, not every run."""
         for reading in readings:
-            key = f"down:{reading.ups!r}:"  # repr: one UPS's key is never a prefix of another's
-            if reading.up:
-                if self._warn.forget(key):
-                    log.info("SNMP UPS %s answers again", reading.ups)
-                continue
-            if not self._warn.seen(key + reading.reason):
-                self._warn.forget(key)  # a new reason: the old one no longer holds
-            self._warn.warn(key + reading.reason, "SNMP UPS %s: %s", reading.ups, reading.reason)
+            self._warn.transition(f"down:{reading.ups}", None if reading.up else reading.reason, "SNMP UPS %s",
+                                  reading.ups)
 
 
 async def _phase_rows(session: Session, values: dict[str, Value], walks: Sequence[tuple[str, str]]) -> None:
