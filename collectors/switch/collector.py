@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from collectors.kit.context import RunContext
-from collectors.kit.snmp import Engine, SnmpError, Values, agent_for, poll_all
+from collectors.kit.snmp import Engine, SnmpError, agent_for, poll_all
 from collectors.kit.warnonce import WarnOnce
 from collectors.model.readings import SwitchPortReading, SwitchReading
 from collectors.switch.config import DEFAULT_LLDPCLI, SwitchTarget
@@ -31,10 +31,10 @@ MAX_PORT_ROWS = 2048
 
 @dataclass(frozen=True)
 class Answer:
-    """What one switch said, or why it said nothing."""
+    """What one switch said (its ifTable as parsed), or why it said nothing."""
 
     target: SwitchTarget
-    values: Values | None = None
+    ports: tuple[Port, ...] | None = None
     sys_name: str = ""
     reason: str = ""
 
@@ -42,7 +42,7 @@ class Answer:
 def readings_for(answer: Answer, neighbors: Sequence[Neighbor]) -> tuple[SwitchReading, list[SwitchPortReading]]:
     """The readings of one switch: pure, from its answer and this host's LLDP neighbours."""
     target = answer.target
-    ports = parse_ports(answer.values) if answer.values is not None else None
+    ports = answer.ports
     mapped = links(target, ports, neighbors, answer.sys_name)
     switch = SwitchReading(
         switch=target.label, up=ports is not None, reason=answer.reason if ports is None else "",
@@ -97,17 +97,17 @@ class SwitchCollector:
     async def _poll(self, engine: Engine, target: SwitchTarget) -> Answer:
         session = await engine.session(agent_for(target.agent, self._warn))
         scalars = await session.get([SYS_NAME])
-        values = await session.columns(COLUMNS, MAX_PORT_ROWS)
+        ports = parse_ports(await session.columns(COLUMNS, MAX_PORT_ROWS))
         sys_name = scalars.get(SYS_NAME)
         name = sys_name if isinstance(sys_name, str) else ""
-        if not parse_ports(values):
+        if not ports:
             # Every agent lists at least one interface: none is a read view without IF-MIB (Debian snmpd's
             # default "systemonly" view), not a switch without ports. Up with no ports would make P3 read
             # "no port te1" as a fact.
             answered = f"answers sysName {name!r}" if name else "answers"
             raise SnmpError(f"the agent {answered} but returns no IF-MIB ifTable rows; does its SNMP view "
                             "include IF-MIB?")
-        return Answer(target, values, name)
+        return Answer(target, ports, name)
 
     @staticmethod
     def _program(target: SwitchTarget) -> str:
@@ -134,16 +134,11 @@ class SwitchCollector:
         return found
 
     def _log_outcome(self, reading: SwitchReading) -> None:
-        key = f"down:{reading.switch!r}:"
+        self._warn.transition(f"down:{reading.switch}", None if reading.up else reading.reason, "switch %s",
+                              reading.switch)
         if reading.up:
-            if self._warn.forget(key):
-                log.info("switch %s answers again", reading.switch)
             for interface in reading.unmatched:
                 wanted = dict(reading.links).get(interface, "?")
                 self._warn.warn(f"unmatched:{reading.switch!r}:{interface}",
                                 "switch %s lists no port %s (where %s should be cabled)", reading.switch, wanted,
                                 interface)
-            return
-        if not self._warn.seen(key + reading.reason):
-            self._warn.forget(key)
-        self._warn.warn(key + reading.reason, "switch %s: %s", reading.switch, reading.reason)

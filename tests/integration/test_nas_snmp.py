@@ -6,6 +6,7 @@ the critical disk, or its silence, in gap P2."""
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -102,6 +103,23 @@ def test_silent_and_foreign_agents_never_read_as_nas_without_disks(agent: SnmpAg
     with pytest.raises(CollectorError) as info:
         collect(closed, foreign)
     assert str(info.value).startswith(f"NAS closed: {SILENT_REASON}; NAS linux: the agent answers but")
+
+
+@pytest.mark.parametrize("version", ["2c", "1"])
+def test_disks_without_raid_table_rows_leave_the_redundancy_unread_and_say_so_once(
+        agent: SnmpAgent, version: str, caplog: pytest.LogCaptureFixture) -> None:
+    # A DSM whose view leaves out SYNOLOGY-RAID-MIB: disks, but no volumes to vouch for the NAS's redundancy.
+    collector = NasCollector([nas(agent, "ds920-no-raid", "syno1", version=version)])
+    with caplog.at_level(logging.DEBUG, logger="collectors.nas.collector"):
+        for _ in range(2):
+            readings = list(collector.collect(RunContext(deadline=time.monotonic() + 8,
+                                                         state_dir=Path("/nonexistent"))))
+            assert health(readings) == {"syno1:Disk 1": 0, "syno1:Disk 2": 0, "syno1:Disk 3": 0}
+            assert volumes(readings) == {}
+            scans = [r.reason for r in readings if isinstance(r, StorageScan) and not r.complete]
+            assert len(scans) == 1 and scans[0].startswith("NAS syno1: no SYNOLOGY-RAID-MIB raidTable rows")
+    warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warned == scans  # once over both runs, not every run
 
 
 def test_drive_and_array_ids_become_safe_mqtt_object_ids(agent: SnmpAgent) -> None:

@@ -31,7 +31,7 @@ READ_AT = 1_700_000_000.0
 def nas_readings(walk: str, name: str = "syno1", levels: dict[str, str] | None = None) -> list[AnyReading]:
     values = snmpwalk_values(NAS_DATA / walk)
     target = NasTarget(SnmpTarget(host="192.0.2.20", name=name), MappingProxyType(levels or {}))
-    return readings_for(Answer(target, values, values, READ_AT))
+    return readings_for(Answer(target, tuple(parse_disks(values)), values, READ_AT))
 
 
 def drives_of(readings: list[AnyReading]) -> dict[str, DriveReading]:
@@ -144,6 +144,27 @@ def test_a_silent_nas_is_an_incomplete_scan_naming_it() -> None:
     assert scan == StorageScan(False, "NAS syno1: no SNMP answer (request timed out)")
 
 
+def test_disks_without_raid_table_rows_are_an_incomplete_scan_naming_the_nas() -> None:
+    # A DSM view without SYNOLOGY-RAID-MIB (or a v1 walk that ends at once): the disks are read, the redundancy
+    # is not, and the readings say so instead of showing a NAS with no arrays to worry about.
+    readings = nas_readings("ds920-no-raid.snmpwalk")
+    assert list(drives_of(readings)) == ["syno1:Disk 1", "syno1:Disk 2", "syno1:Disk 3"]
+    assert arrays_of(readings) == {}
+    (scan,) = [r for r in readings if isinstance(r, StorageScan)]
+    assert not scan.complete
+    assert scan.reason.startswith("NAS syno1: no SYNOLOGY-RAID-MIB raidTable rows")
+
+
+def test_the_answer_carries_the_disks_as_parsed() -> None:
+    # readings_for reads the disks the poll parsed (once), not the raw table again.
+    target = NasTarget(SnmpTarget(host="192.0.2.20", name="syno1"))
+    raids = snmpwalk_values(NAS_DATA / "ds920-ok.snmpwalk")
+    (disk,) = parse_disks({"1.3.6.1.4.1.6574.2.1.1.2.0": "Disk 7", "1.3.6.1.4.1.6574.2.1.1.5.0": 5})
+    readings = readings_for(Answer(target, (disk,), raids, READ_AT))
+    assert [(d.drive, d.health) for d in drives_of(readings).values()] == [("syno1:Disk 7", 2)]
+    assert list(arrays_of(readings)) == ["syno1:Volume 1", "syno1:Storage Pool 1"]
+
+
 # --- gap P2 -----------------------------------------------------------------------------------------------
 
 
@@ -198,6 +219,12 @@ def test_p2_healthy_nas_with_undeclared_levels_is_unknown_and_says_how_to_settle
                                  "Volume 1 on NAS syno1 (synology shr) survives 1 drive failure(s)",
                                  "Storage Pool 1 on NAS syno1 (synology raid5) survives 1 drive failure(s)",
                                  "3 drive(s) healthy")
+
+
+def test_p2_is_unknown_not_resolved_when_the_nas_gives_disks_but_no_raid_table() -> None:
+    gap = p2(tuple(nas_readings("ds920-no-raid.snmpwalk")), local=(mirror(),))
+    assert gap.status == "unknown"
+    assert gap.reason.startswith("arrays not fully read: NAS syno1: no SYNOLOGY-RAID-MIB raidTable rows")
 
 
 def test_p2_role_nas_wants_a_redundant_array_on_this_host_not_on_another_nas() -> None:

@@ -13,7 +13,7 @@ from collectors.kit.context import RunContext
 from collectors.kit.snmp_target import SnmpTarget
 from collectors.switch.collector import Answer, readings_for
 from collectors.switch.config import PortRef, SwitchTarget
-from collectors.switch.ifmib import parse_ports
+from collectors.switch.ifmib import Port, parse_ports
 from collectors.switch.lldp import LldpUnavailable, Neighbor, parse_neighbors, read_neighbors
 from collectors.switch.mapping import links
 from tests.switch_fixtures import LLDP_DATA, SWITCH_DATA, snmprec_values, write_lldpcli
@@ -108,13 +108,24 @@ def test_a_silent_switch_keeps_its_mapped_nics_with_no_ports() -> None:
 
 def test_readings_name_the_nic_on_its_port() -> None:
     target = switch("192.168.1.20", name="usw-16", ports={"enp87s0": PortRef(name="te3")})
-    answer = Answer(target, snmprec_values(SWITCH_DATA / "usw-flex-xg.snmprec"), "usw-flex-xg")
+    answer = Answer(target, parse_ports(snmprec_values(SWITCH_DATA / "usw-flex-xg.snmprec")), "usw-flex-xg")
     reading, port_readings = readings_for(answer, neighbors("neighbors-three.json"))
     assert reading.up and reading.sys_name == "usw-flex-xg" and reading.unmatched == ()
     mapped = {p.port: (p.interface, p.mapped_by, p.speed_mbps) for p in port_readings if p.interface}
     assert mapped == {"te2": ("enp2s0f0np0", "lldp", 10000), "te3": ("enp87s0", "config", 100)}
     assert [p.port for p in port_readings] == ["gi1", "te1", "te2", "te3", "te4"]
     assert {p.switch for p in port_readings} == {"usw-16"}
+
+
+def test_readings_come_from_the_ports_the_poll_parsed() -> None:
+    # The poll parses the ifTable once (to refuse an empty one) and hands the ports on; readings_for uses them.
+    target = switch("192.168.1.20", name="sw", ports={"eno1": PortRef(name="te7")})
+    ports = (Port(7, "te7", "TenGigabitEthernet7", "uplink", 6, "up", 10000),
+             Port(8, "lo", "loopback", "", 24, "up", None))
+    reading, port_readings = readings_for(Answer(target, ports, "sw"), ())
+    assert (reading.up, reading.unmatched) == (True, ())
+    assert [(p.port, p.alias, p.speed_mbps, p.interface) for p in port_readings] == [
+        ("te7", "uplink", 10000, "eno1")]
 
 
 def ctx() -> RunContext:
