@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -16,6 +15,7 @@ from prometheus_client.utils import floatToGoString
 
 from collectors.kit.statefile import write_atomically
 from collectors.model.snapshot import View
+from exporters.encoding import GZIP_HEADERS, gzip_member, wants_gzip
 from exporters.metrics import clock_families, metric_families, static_families
 from exporters.process_metrics import ProcessMetrics
 
@@ -79,17 +79,22 @@ def metrics_route(current: Callable[[], View]) -> WSGIApp:
 
     Most of a scrape's cost is formatting text, and the View only changes when a collector reports
     (every few seconds at most): so its families are formatted once per View version and reused; the
-    clock-dependent families (reading ages) and the process metrics are rendered on every scrape.
+    clock-dependent families (reading ages) and the process metrics are rendered on every scrape. Likewise
+    for gzip, which Prometheus asks for on every scrape: the static part is compressed once per View version
+    and the per-scrape part follows it as a second gzip member.
     """
     cache = _ExpositionCache(current)
     process = ProcessMetrics()
 
     def route(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        body = cache.body() + process.text()
         headers = [("Content-Type", CONTENT_TYPE_METRICS)]
-        if "gzip" in environ.get("HTTP_ACCEPT_ENCODING", ""):
-            body = gzip.compress(body, compresslevel=1)
-            headers.append(("Content-Encoding", "gzip"))
+        if wants_gzip(environ):
+            static, dynamic = cache.parts(compressed=True)
+            body = static + gzip_member(dynamic + process.text())
+            headers += GZIP_HEADERS
+        else:
+            static, dynamic = cache.parts()
+            body = static + dynamic + process.text()
         headers.append(("Content-Length", str(len(body))))
         start_response("200 OK", headers)
         return [body]
@@ -116,15 +121,22 @@ class _ExpositionCache:
         self._lock = threading.Lock()
         self._version = -1
         self._static = b""
+        self._static_gzip: bytes | None = None  # compressed on the first gzip scrape of a version
 
-    def body(self) -> bytes:
+    def parts(self, compressed: bool = False) -> tuple[bytes, bytes]:
+        """The static families (gzip-compressed if asked) and the clock-dependent ones, of one View."""
         view = self._current()
         with self._lock:
             if view.version != self._version:
                 self._static = _generate(lambda: static_families(view))
+                self._static_gzip = None
                 self._version = view.version
-            cached = self._static
-        return cached + _text(clock_families(view, time.time()))
+            static = self._static
+            if compressed:
+                if self._static_gzip is None:
+                    self._static_gzip = gzip_member(static)
+                static = self._static_gzip
+        return static, _text(clock_families(view, time.time()))
 
 
 def write_textfile(path: Path, view: View) -> None:
