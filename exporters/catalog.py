@@ -13,6 +13,7 @@ README's metric table.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ from collectors.model.readings import (
 from collectors.model.snapshot import CollectorStatus, Gap, View
 from daemon import __version__
 
+log = logging.getLogger(__name__)
 R = TypeVar("R")
 
 # "info" is an identity series: always 1, the identity in its labels, exposed as a gauge named *_info.
@@ -148,10 +150,14 @@ class Field(Generic[R]):
         """The Home Assistant state for one object; None means unknown (publish nothing healthy)."""
         if self.ha is None:
             raise TypeError(f"{self.metric} has no Home Assistant entity")
-        if self.ha_unknown is not None and self.ha_unknown(reading):
+        try:
+            if self.ha_unknown is not None and self.ha_unknown(reading):
+                return None
+            value = self.read(reading, now)
+            return None if value is None else self.ha.state(value)
+        except Exception as exc:  # as in Kind.samples: one value's error costs that value, never the cycle
+            log.debug("catalog: %s state dropped: %s: %s", self.metric, type(exc).__name__, exc)
             return None
-        value = self.read(reading, now)
-        return None if value is None else self.ha.state(value)
 
 
 @dataclass(frozen=True)
@@ -196,7 +202,24 @@ class Kind(Generic[R]):
         return tuple(f for f in self.fields if f.clock_dependent)
 
     def samples(self, field: Field[R], reading: R, now: float | None = None) -> tuple[Sample, ...]:
-        """Every series `field` has for one object, label values in `field.labels` order."""
+        """Every series `field` has for one object, label values in `field.labels` order.
+
+        An error while reading (a field's own bug, a reading no field expected) costs this object's samples
+        of this field only, for every renderer alike: /metrics, MQTT and the page never fail on one value.
+        """
+        try:
+            return self._samples(field, reading, now)
+        except Exception as exc:
+            log.debug("%s%.200s dropped: %s: %s", field.metric, self._key_text(reading), type(exc).__name__, exc)
+            return ()
+
+    def _key_text(self, reading: R) -> str:
+        try:
+            return repr(self.key(reading))
+        except Exception:
+            return f" of a {self.name}"
+
+    def _samples(self, field: Field[R], reading: R, now: float | None) -> tuple[Sample, ...]:
         key = self.key(reading)
         if field.samples is not None:
             if field.when is not None and not field.when(reading):

@@ -68,15 +68,11 @@ def _family(kind: Kind[Any], field: Field[Any], readings: Iterable[Any], now: fl
 def _renderable(kind: Kind[Any], field: Field[Any], reading: Any, now: float | None) -> list[tuple[list[str], float]]:
     """The samples of one object for one field that the exposition can carry; the others dropped and logged.
 
-    Any error while reading the value (a field's own bug included) costs that object's samples of this field
-    only. Non-finite values are dropped too: NaN compares false with every alert threshold, so it would read
+    An error while reading the value costs that object's samples of this field only (Kind.samples drops
+    them). Non-finite values are dropped too: NaN compares false with every alert threshold, so it would read
     as "fine" where nothing was measured.
     """
-    try:
-        samples: tuple[Sample, ...] = kind.samples(field, reading, now)
-    except Exception as exc:
-        log.debug("metrics: %s%.200s dropped: %s: %s", field.metric, _key(kind, reading), type(exc).__name__, exc)
-        return []
+    samples: tuple[Sample, ...] = kind.samples(field, reading, now)
     rendered = []
     for sample in samples:
         try:
@@ -93,13 +89,6 @@ def _renderable(kind: Kind[Any], field: Field[Any], reading: Any, now: float | N
             continue
         rendered.append((list(sample.labels), value))
     return rendered
-
-
-def _key(kind: Kind[Any], reading: Any) -> str:
-    try:
-        return repr(kind.key(reading))
-    except Exception:
-        return f" of a {kind.name}"
 
 
 def _label_problem(field: Field[Any], labels: tuple[str, ...]) -> str:
