@@ -25,7 +25,7 @@ import logging
 import socket
 import time
 import traceback
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -136,6 +136,32 @@ def agent_for(target: SnmpTarget, warn: WarnOnce) -> Agent:
 def clean_text(raw: bytes) -> str:
     """An OCTET STRING as text: agents pad identity strings with spaces or NULs, and some are not UTF-8."""
     return raw.decode("utf-8", "replace").strip(" \t\r\n\x00")
+
+
+def rows(values: Values, columns: Iterable[str]) -> dict[int, dict[str, Value]]:
+    """A table's rows by index: every `column.index` among `values` as `{index: {column: value}}`. Only
+    single-arc indexes count (ifIndex, diskIndex, ...); an OID with another suffix belongs to no row."""
+    table: dict[int, dict[str, Value]] = {}
+    wanted = tuple(columns)
+    for oid, value in values.items():
+        for column in wanted:
+            suffix = oid[len(column) + 1:] if oid.startswith(column + ".") else ""
+            if suffix.isdecimal():
+                table.setdefault(int(suffix), {})[column] = value
+    return table
+
+
+def int_value(values: Mapping[str, Value], oid: str) -> int | None:
+    """The integer at `oid` (a whole OID, or a column of one row); None when absent or not an integer."""
+    value = values.get(oid)
+    return value if isinstance(value, int) else None
+
+
+def text_value(values: Mapping[str, Value], oid: str) -> str:
+    """The text at `oid` as the kit decoded it (clean_text has trimmed the padding); "" when absent or not
+    text."""
+    value = values.get(oid)
+    return value if isinstance(value, str) else ""
 
 
 def _hlapi() -> Any:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from collectors.kit.snmp import Value, Values
+from collectors.kit.snmp import Values, int_value, rows, text_value
 from collectors.model.readings import ArrayReading, DriveReading
 from collectors.nas.config import LEVEL_REDUNDANCY
 from collectors.smart.ranges import COUNT, TEMPERATURE_CELSIUS, plausible
@@ -78,34 +78,13 @@ class Disk:
     bad_sectors: int | None
 
 
-def _rows(values: Values, columns: tuple[str, ...]) -> dict[int, dict[str, Value]]:
-    rows: dict[int, dict[str, Value]] = {}
-    for oid, value in values.items():
-        for column in columns:
-            prefix = column + "."
-            suffix = oid[len(prefix):] if oid.startswith(prefix) else ""
-            if suffix.isdigit():
-                rows.setdefault(int(suffix), {})[column] = value
-    return rows
-
-
-def _int(row: Mapping[str, Value], column: str) -> int | None:
-    value = row.get(column)
-    return value if isinstance(value, int) else None
-
-
-def _text(row: Mapping[str, Value], column: str) -> str:
-    value = row.get(column)
-    return value.strip() if isinstance(value, str) else ""
-
-
 def parse_disks(values: Values) -> list[Disk]:
     """diskTable rows in index order; a row needs a diskID or a status to be a disk."""
     disks = []
-    for index, row in sorted(_rows(values, DISK_COLUMNS).items()):
-        disk = Disk(index, _text(row, DISK_ID), _text(row, DISK_MODEL), _text(row, DISK_TYPE),
-                    _int(row, DISK_STATUS), _int(row, DISK_HEALTH_STATUS), _int(row, DISK_TEMPERATURE),
-                    _int(row, DISK_BAD_SECTOR))
+    for index, row in sorted(rows(values, DISK_COLUMNS).items()):
+        disk = Disk(index, text_value(row, DISK_ID), text_value(row, DISK_MODEL), text_value(row, DISK_TYPE),
+                    int_value(row, DISK_STATUS), int_value(row, DISK_HEALTH_STATUS),
+                    int_value(row, DISK_TEMPERATURE), int_value(row, DISK_BAD_SECTOR))
         if disk.disk_id or disk.status is not None or disk.health_status is not None:
             disks.append(disk)
     return disks
@@ -164,9 +143,9 @@ def array_readings(nas: str, values: Values, levels: Mapping[str, str]) -> list[
     """raidTable rows (pools and volumes) of NAS `nas`: Degrade, Repairing and Crashed are degraded with
     redundancy 0; any other status survives what its declared level survives, or an unknown number."""
     arrays = []
-    for index, row in sorted(_rows(values, RAID_COLUMNS).items()):
-        name = _text(row, RAID_NAME) or f"raid index {index}"
-        status = _int(row, RAID_STATUS)
+    for index, row in sorted(rows(values, RAID_COLUMNS).items()):
+        name = text_value(row, RAID_NAME) or f"raid index {index}"
+        status = int_value(row, RAID_STATUS)
         state = RAID_STATUSES.get(status, f"status {status}") if status is not None else "no status"
         level = levels.get(name, "")
         degraded = state in _DEGRADED

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from collectors.kit.snmp import Values
+from collectors.kit.snmp import Values, int_value, rows, text_value
 from collectors.model.readings import IF_OPER_STATUSES
 from collectors.nic.linkmodes import plausible_speed
 
@@ -80,41 +80,24 @@ def port_speed_mbps(status: str, high_speed: int | str | None, speed: int | str 
     return None
 
 
-def _index_of(oid: str, column: str) -> int | None:
-    suffix = oid[len(column) + 1:]
-    return int(suffix) if oid.startswith(column + ".") and suffix.isdigit() else None
-
-
-def _column(values: Values, column: str) -> dict[int, int | str]:
-    rows: dict[int, int | str] = {}
-    for oid, value in values.items():
-        index = _index_of(oid, column)
-        if index is not None:
-            rows[index] = value
-    return rows
-
-
-def _text(value: int | str | None) -> str:
-    return value.strip() if isinstance(value, str) else ""
-
-
 def parse_ports(values: Values) -> tuple[Port, ...]:
     """Every row the agent described (by ifOperStatus, ifDescr or ifName), in ifIndex order."""
-    columns = {column: _column(values, column) for column in COLUMNS}
-    indexes = sorted(set(columns[IF_OPER_STATUS]) | set(columns[IF_DESCR]) | set(columns[IF_NAME]))
+    table = rows(values, COLUMNS)
+    described = (IF_OPER_STATUS, IF_DESCR, IF_NAME)
     ports = []
-    for index in indexes:
-        status = oper_status(columns[IF_OPER_STATUS].get(index))
-        descr = _text(columns[IF_DESCR].get(index))
-        if_type = columns[IF_TYPE].get(index)
+    for index, row in sorted(table.items()):
+        if not any(column in row for column in described):
+            continue
+        status = oper_status(row.get(IF_OPER_STATUS))
+        descr = text_value(row, IF_DESCR)
         ports.append(Port(
             if_index=index,
-            name=_text(columns[IF_NAME].get(index)) or descr or str(index),
+            name=text_value(row, IF_NAME) or descr or str(index),
             descr=descr,
-            alias=_text(columns[IF_ALIAS].get(index)),
-            if_type=if_type if isinstance(if_type, int) else None,
+            alias=text_value(row, IF_ALIAS),
+            if_type=int_value(row, IF_TYPE),
             oper_status=status,
-            speed_mbps=port_speed_mbps(status, columns[IF_HIGH_SPEED].get(index), columns[IF_SPEED].get(index)),
+            speed_mbps=port_speed_mbps(status, row.get(IF_HIGH_SPEED), row.get(IF_SPEED)),
         ))
     return tuple(ports)
 

@@ -35,7 +35,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from collectors.kit.context import Cancelled, RunContext
-from collectors.kit.snmp import Agent, Engine, Session, SnmpError, Value, Values, poll_all, read_community
+from collectors.kit.snmp import (
+    Agent,
+    Engine,
+    Session,
+    SnmpError,
+    Value,
+    Values,
+    int_value,
+    poll_all,
+    read_community,
+    text_value,
+)
 from collectors.kit.snmp_target import SnmpTarget
 from collectors.kit.units import percent_to_ratio
 from collectors.kit.warnonce import WarnOnce
@@ -367,16 +378,6 @@ class _Checker:
         return seconds
 
 
-def _int(values: Values, oid: str) -> int | None:
-    raw = values.get(oid)
-    return raw if isinstance(raw, int) else None
-
-
-def _text(values: Values, oid: str) -> str:
-    raw = values.get(oid)
-    return raw.strip() if isinstance(raw, str) else ""
-
-
 def _lowest(phases: Sequence[Phase]) -> float | None:
     return min((value for _, value in phases), default=None)
 
@@ -440,16 +441,16 @@ def _alarm_descriptions(values: Values) -> list[str]:
 def map_ups_mib(values: Values, ups: str) -> Mapped:
     """An RFC 1628 UPS-MIB answer (scalars plus the input/output/alarm table rows) as a reading."""
     check = _Checker()
-    alarms_present = _int(values, UPS_ALARMS_PRESENT)
-    flags = ups_mib_flags(_int(values, UPS_OUTPUT_SOURCE), _int(values, UPS_BATTERY_STATUS), alarms_present,
-                          well_known_alarm_ids(values), _int(values, UPS_SECONDS_ON_BATTERY))
+    alarms_present = int_value(values, UPS_ALARMS_PRESENT)
+    flags = ups_mib_flags(int_value(values, UPS_OUTPUT_SOURCE), int_value(values, UPS_BATTERY_STATUS), alarms_present,
+                          well_known_alarm_ids(values), int_value(values, UPS_SECONDS_ON_BATTERY))
     descriptions = _alarm_descriptions(values)
     if not descriptions and (alarms_present or 0) > 0:
         descriptions = [f"{alarms_present} alarm(s) present"]
     minutes = check.number("battery runtime", values.get(UPS_ESTIMATED_MINUTES_REMAINING), 1.0,
                            MAX_RUNTIME_SECONDS / 60, "min")
     charge = check.number("battery charge", values.get(UPS_ESTIMATED_CHARGE_REMAINING), 1.0, 100, "%")
-    input_lines, output_lines = _int(values, UPS_INPUT_NUM_LINES), _int(values, UPS_OUTPUT_NUM_LINES)
+    input_lines, output_lines = int_value(values, UPS_INPUT_NUM_LINES), int_value(values, UPS_OUTPUT_NUM_LINES)
     input_line, output_line = _line_of(input_lines), _line_of(output_lines)
     inputs = _unused_lines_dropped(
         check.phases("input voltage", values, UPS_INPUT_VOLTAGE, input_line, 1.0, MAX_VOLTS, "V"), input_lines)
@@ -459,7 +460,7 @@ def map_ups_mib(values: Values, ups: str) -> Mapped:
     loads = check.phases("output load", values, UPS_OUTPUT_PERCENT_LOAD, output_line, 1.0, MAX_LOAD_PERCENT, "%")
     reading = UpsReading(
         ups=ups, source="snmp", up=True, reason="", flags=flags,
-        manufacturer=_text(values, UPS_IDENT_MANUFACTURER), model=_text(values, UPS_IDENT_MODEL),
+        manufacturer=text_value(values, UPS_IDENT_MANUFACTURER), model=text_value(values, UPS_IDENT_MODEL),
         driver="UPS-MIB",
         battery_charge_ratio=percent_to_ratio(charge),
         battery_runtime_seconds=check.runtime(None if minutes is None else minutes_to_seconds(minutes), flags),
@@ -476,9 +477,9 @@ def map_ups_mib(values: Values, ups: str) -> Mapped:
 def map_powernet(values: Values, ups: str) -> Mapped:
     """An APC PowerNet answer (POWERNET_SCALARS, plus the upsPhase voltage rows of a three-phase unit)."""
     check = _Checker()
-    battery_status = _int(values, APC_BASIC_BATTERY_STATUS)
-    flags = powernet_flags(_int(values, APC_BASIC_OUTPUT_STATUS), battery_status,
-                           _int(values, APC_ADV_BATTERY_REPLACE), _int(values, APC_CALIBRATION_RESULTS))
+    battery_status = int_value(values, APC_BASIC_BATTERY_STATUS)
+    flags = powernet_flags(int_value(values, APC_BASIC_OUTPUT_STATUS), battery_status,
+                           int_value(values, APC_ADV_BATTERY_REPLACE), int_value(values, APC_CALIBRATION_RESULTS))
     ticks = check.number("battery runtime", values.get(APC_ADV_BATTERY_RUNTIME), 1.0,
                          MAX_RUNTIME_SECONDS * 100, "ticks")
     inputs = _several(check.phases("input voltage", values, APC_PHASE_INPUT_VOLTAGE, _powernet_phase, 1.0,
@@ -490,7 +491,7 @@ def map_powernet(values: Values, ups: str) -> Mapped:
     reading = UpsReading(
         ups=ups, source="snmp", up=True, reason="", flags=flags,
         manufacturer="APC",  # PowerNet is APC's enterprise MIB; the model string omits the brand
-        model=_text(values, APC_BASIC_IDENT_MODEL), serial=_text(values, APC_ADV_IDENT_SERIAL),
+        model=text_value(values, APC_BASIC_IDENT_MODEL), serial=text_value(values, APC_ADV_IDENT_SERIAL),
         driver="PowerNet-MIB",
         battery_charge_ratio=percent_to_ratio(check.preferred(
             "battery charge", [(values.get(APC_HP_BATTERY_CAPACITY), 0.1), (values.get(APC_ADV_BATTERY_CAPACITY), 1)],
@@ -515,8 +516,9 @@ def map_cps(values: Values, ups: str) -> Mapped:
     """A CyberPower CPS-MIB answer (CPS_SCALARS, plus the upsPhase voltage rows of a three-phase unit), read
     as PowerNet is: the same layout under enterprise 3808, voltages in tenths, runtime in TimeTicks."""
     check = _Checker()
-    battery_status = _int(values, CPS_BASE_BATTERY_STATUS)
-    flags = cps_flags(_int(values, CPS_BASE_OUTPUT_STATUS), battery_status, _int(values, CPS_ADV_BATTERY_REPLACE))
+    battery_status = int_value(values, CPS_BASE_BATTERY_STATUS)
+    flags = cps_flags(int_value(values, CPS_BASE_OUTPUT_STATUS), battery_status,
+                      int_value(values, CPS_ADV_BATTERY_REPLACE))
     ticks = check.number("battery runtime", values.get(CPS_ADV_BATTERY_RUNTIME), 1.0,
                          MAX_RUNTIME_SECONDS * 100, "ticks")
     inputs = _several(check.phases("input voltage", values, CPS_PHASE_INPUT_VOLTAGE, _cps_phase, 0.1,
@@ -528,7 +530,7 @@ def map_cps(values: Values, ups: str) -> Mapped:
     reading = UpsReading(
         ups=ups, source="snmp", up=True, reason="", flags=flags,
         manufacturer="CyberPower",  # CPS-MIB is CyberPower's enterprise MIB; the model string omits the brand
-        model=_text(values, CPS_BASE_IDENT_MODEL), serial=_text(values, CPS_ADV_IDENT_SERIAL),
+        model=text_value(values, CPS_BASE_IDENT_MODEL), serial=text_value(values, CPS_ADV_IDENT_SERIAL),
         driver="CPS-MIB",
         battery_charge_ratio=percent_to_ratio(charge),
         battery_runtime_seconds=check.runtime(None if ticks is None else timeticks_to_seconds(ticks), flags),
