@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import os
 import secrets
 import socket
 import ssl
@@ -24,14 +25,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+from collectors.kit import tcp
 from collectors.kit.context import Cancelled, RunContext
-from collectors.kit.resolve import LookupPending, Resolver
+from collectors.kit.resolve import AddrInfo, LookupPending, Resolver
 from collectors.kit.secrets import SecretError
 from collectors.model.readings import OobReading
 from collectors.oob import http, rmcp
 from collectors.oob.config import AMT_TLS_PORT, DEFAULT_PORTS, OobTarget
 
-_UNREACHABLE = frozenset({errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN, errno.EADDRNOTAVAIL})
 _CHUNK = 4096
 
 
@@ -90,10 +91,7 @@ def _probe(target: OobTarget, ctx: RunContext, resolver: Resolver,
     if target.kind == "ipmi":
         return _rmcp(target, ctx, resolver)
     if target.kind == "tcp":
-        port = target.port or 0
-        sock = _connect(target.host, port, ctx, resolver)
-        sock.close()
-        return _Step("answering", f"port {port} open", port, product="tcp")
+        return _tcp(target, ctx, resolver)
     return _amt(target, ctx, resolver, credentials)
 
 
@@ -108,7 +106,13 @@ def _remaining(ctx: RunContext) -> float:
 
 def _resolve(host: str, port: int, kind: int, ctx: RunContext,
              resolver: Resolver) -> tuple[int, tuple[object, ...]]:
-    """The first address of `host`, looked up within the deadline; a slow lookup leaving no time to send
+    """The first address of `host` (see _lookup)."""
+    family, _, _, _, address = _lookup(host, port, kind, ctx, resolver)[0]
+    return family, address
+
+
+def _lookup(host: str, port: int, kind: int, ctx: RunContext, resolver: Resolver) -> list[AddrInfo]:
+    """The addresses of `host`, looked up within the deadline; a slow lookup leaving no time to send
     anything is "unresolvable" with the time it took, never a silent endpoint ("timeout")."""
     try:
         resolved = resolver.resolve(host, port, kind, ctx.deadline, ctx.cancel)
@@ -126,8 +130,52 @@ def _resolve(host: str, port: int, kind: int, ctx: RunContext,
     if ctx.remaining() <= 0 and not ctx.cancel.is_set():
         raise _Failed("unresolvable", f"name lookup for {host} took {resolved.waited:.1f} s, leaving no time "
                                       f"to contact port {port}")
-    family, _, _, _, address = resolved.infos[0]
-    return family, address
+    return resolved.infos
+
+
+# How a tcp target's failed attempts read, most telling first: a refusal proves the device is there, silence
+# may be a firewall; one address without a route is common on a dual-stack LAN and says least.
+_TCP_STATES = ("refused", "timeout", "error", "unreachable")
+
+
+def _tcp(target: OobTarget, ctx: RunContext, resolver: Resolver) -> _Step:
+    """The connect is the whole probe: every address of the name is tried as the hosts probe does
+    (collectors.kit.tcp), so a dual-stack name whose first address has no route still reads answering."""
+    port = target.port or 0
+    addresses = tcp.addresses(_lookup(target.host, port, socket.SOCK_STREAM, ctx, resolver))
+    try:
+        outcome = tcp.first_open(addresses, (port,), ctx.deadline, ctx.cancel,
+                                 min(tcp.STAGGER, target.timeout / 4))
+    except Cancelled:
+        raise _Failed("error", "probe cancelled (the daemon is stopping)") from None
+    if outcome.accepted is not None:
+        return _Step("answering", f"port {port} open", port, product="tcp")
+    found: dict[str, list[str]] = {}  # state -> "address: what happened", in the order they happened
+    for failure in outcome.failures:
+        found.setdefault(_tcp_state(failure.error), []).append(f"{failure.address}: {tcp.word(failure.error)}")
+    for address, _ in outcome.silent:
+        found.setdefault("timeout", []).append(f"{address}: no answer")
+    if not found:
+        raise _Failed("timeout", f"no answer on port {port} before the deadline")
+    state = next(state for state in _TCP_STATES if state in found)
+    if state == "refused":
+        detail = f"connection refused on port {port}"
+    elif state == "timeout":
+        detail = f"no answer on port {port} before the deadline"
+    else:
+        error = next(f.error for f in outcome.failures if _tcp_state(f.error) == state)
+        detail = f"port {port}: {os.strerror(error)}"
+    if len(addresses) > 1:
+        detail += f" ({'; '.join(what for whats in found.values() for what in whats)})"
+    raise _Failed(state, detail)
+
+
+def _tcp_state(error: int) -> str:
+    if error == errno.ECONNREFUSED:
+        return "refused"
+    if error == errno.ETIMEDOUT:
+        return "timeout"
+    return "unreachable" if error in tcp.UNREACHABLE else "error"
 
 
 def _connect(host: str, port: int, ctx: RunContext, resolver: Resolver) -> socket.socket:
@@ -144,7 +192,7 @@ def _connect(host: str, port: int, ctx: RunContext, resolver: Resolver) -> socke
         raise _Failed("timeout", f"no answer on port {port} before the deadline") from None
     except OSError as exc:
         sock.close()
-        state = "unreachable" if exc.errno in _UNREACHABLE else "error"
+        state = "unreachable" if exc.errno in tcp.UNREACHABLE else "error"
         raise _Failed(state, f"port {port}: {exc.strerror or exc}") from None
     except BaseException:
         sock.close()
@@ -253,7 +301,7 @@ def _exchange(host: str, port: int, tls: bool, ctx: RunContext, resolver: Resolv
         except http.HttpParseError as exc:
             raise _Failed("not_oob", f"port {port} open but {exc}") from None
         except OSError as exc:  # EHOSTUNREACH, ENETUNREACH on send or recv: the network said so
-            state = "unreachable" if exc.errno in _UNREACHABLE else "error"
+            state = "unreachable" if exc.errno in tcp.UNREACHABLE else "error"
             raise _Failed(state, f"port {port} open but then: {exc.strerror or exc}") from None
     finally:
         with contextlib.suppress(OSError):
@@ -373,7 +421,7 @@ def _rmcp(target: OobTarget, ctx: RunContext, resolver: Resolver) -> _Step:
         except ConnectionRefusedError:
             raise _Failed("refused", f"UDP {port} refused (ICMP port unreachable)") from None
         except OSError as exc:
-            state = "unreachable" if exc.errno in _UNREACHABLE else "error"
+            state = "unreachable" if exc.errno in tcp.UNREACHABLE else "error"
             raise _Failed(state, f"UDP {port}: {exc.strerror or exc}") from None
 
 
