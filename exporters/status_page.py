@@ -30,6 +30,7 @@ from typing import Any
 from collectors.model.severity import DISPLAY, SEVERITIES, rank
 from collectors.model.snapshot import CollectorStatus, Gap, View
 from daemon import __version__
+from daemon.gaps.units import duration_text as duration
 from exporters.catalog import CATALOG, COLLECTORS, GAPS, Field, Kind
 from exporters.report import severity_cell
 from exporters.status_page_css import CONTENT_SECURITY_POLICY, CSS
@@ -64,20 +65,6 @@ def _e(text: object) -> str:
 
 def _number(value: float, digits: int = 4) -> str:
     return f"{value:.{digits}g}"
-
-
-def duration(seconds: float) -> str:
-    """A duration as an operator reads it: the largest unit that keeps a small number."""
-    seconds = max(0.0, seconds)
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 2 * 3600:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 2 * 86400:
-        return f"{seconds / 3600:.0f} h"
-    return f"{seconds / 86400:,.0f} d"
 
 
 def _bits(bytes_per_second: float) -> str:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from collectors.model.gaps import Finding, GapRule, RuleContext
 from collectors.model.readings import UpsReading
+from daemon.gaps.units import duration_text
 
 if TYPE_CHECKING:
     from collectors.model.snapshot import Snapshot
@@ -63,19 +64,12 @@ def describe(ups: UpsReading) -> str:
     if ups.battery_charge_ratio is not None:
         parts.append(f"charge {ups.battery_charge_ratio * 100:.0f} %")
     if ups.battery_runtime_seconds is not None:
-        parts.append(f"runtime {_duration(ups.battery_runtime_seconds)}")
+        parts.append(f"runtime {duration_text(ups.battery_runtime_seconds)}")
     for side, phase in (("input", ups.lowest_input_phase), ("output", ups.lowest_output_phase)):
         if phase is not None:
             parts.append(f"lowest {side} phase {phase[0]} {phase[1]:g} V")
     text = f"{ups.ups} {' '.join(ups.flags) or 'no status'}"
     return f"{text} ({', '.join(parts)})" if parts else text
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    minutes = round(seconds / 60)
-    return f"{minutes} min" if minutes < 120 else f"{minutes // 60} h {minutes % 60} min"
 
 
 def _protection(ups: UpsReading) -> str:
