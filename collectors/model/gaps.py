@@ -14,7 +14,9 @@ class Finding:
 
     open: bool | None
     evidence: tuple[str, ...] = ()
-    severity: str | None = None  # an escalation above the configured severity (e.g. UPS on battery)
+    # The severity this finding warrants, above or below the rule's default (a UPS on battery is critical, a
+    # failing ZFS cache device low); None: the default. An operator's configured severity is a floor under it.
+    severity: str | None = None
     reason: str = ""  # why the rule could not decide
     waiting: bool = False  # undecided only because a collector has not run yet (start-up, a reload)
     applicable: bool = True  # False: the check cannot apply on this host (P5 on a VM without slots)

@@ -42,6 +42,7 @@ from typing import NamedTuple
 from collectors.kit.context import Cancelled, CollectorError, RunContext
 from collectors.kit.files import read_regular
 from collectors.kit.secrets import SecretError, read_secret, warn_if_others_can_read
+from collectors.kit.units import percent_to_ratio
 from collectors.kit.warnonce import WarnOnce
 from collectors.model.readings import UpsReading
 from collectors.ups.config import DEFAULT_UPSMON_CONF, NutServerConfig
@@ -191,7 +192,7 @@ def phases(variables: Mapping[str, str]) -> tuple[Phases, list[InvalidNumber]]:
         return min((v for phase, v in volts[direction].items() if phase.endswith("-N")), default=None)
 
     return Phases(table("input"), table("output"), neutral("input"), neutral("output"),
-                  max(loads) / 100 if loads else None), invalid
+                  percent_to_ratio(max(loads, default=None))), invalid
 
 
 class Monitor(NamedTuple):
