@@ -32,6 +32,13 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+# Run as a script, bench/ comes first on the path: the repository root takes its place, so the project
+# imports resolve as they do for the daemon.
+if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+    sys.path[0] = str(REPO)
+else:
+    sys.path.insert(0, str(REPO))
+
 TARGET_P50_RATIO = 1.3
 HEALTHY_BODY = b"OK\n"
 
@@ -39,12 +46,6 @@ HEALTHY_BODY = b"OK\n"
 def request(path: str) -> bytes:
     return (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: bench\r\nAccept: */*\r\n"
             "Connection: close\r\n\r\n").encode()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def fetch(port: int, path: str = "/metrics") -> bytes:
@@ -129,6 +130,9 @@ def main() -> int:
     args = parser.parse_args()
     if args.bare_server:
         return bare_server(args.bare_server, args.threading)
+    # Imported here, not above: the bare-server children stay a bare interpreter (no pytest, no test kit).
+    from tests.conftest import free_port
+
     requests, rounds = (1000, 10) if args.quick else (10000, 20)
 
     children: list[subprocess.Popen[str]] = []

@@ -45,6 +45,8 @@ SHIPPED_ARENAS = "2"
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.proc import cpu_seconds, open_fds, rss_mb  # noqa: E402
+
 TIMEOUT = 10.0  # Prometheus's default scrape_timeout
 REQUEST = (
     b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: Prometheus/2.42.0\r\n"
@@ -55,31 +57,6 @@ REQUEST = (
 
 
 # --- the daemon under test (shared with bench/soak.py) -----------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def proc_status(pid: int) -> dict[str, str]:
-    lines = Path(f"/proc/{pid}/status").read_text().splitlines()
-    return {key: value.strip() for key, _, value in (line.partition(":") for line in lines)}
-
-
-def rss_mb(pid: int) -> float:
-    return int(proc_status(pid)["VmRSS"].split()[0]) / 1024
-
-
-def cpu_seconds(pid: int) -> float:
-    """The process's own user + system time (its children, the stand-in programs, are not counted)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def open_fds(pid: int) -> int:
-    return len(os.listdir(f"/proc/{pid}/fd"))
 
 
 def machine() -> dict[str, Any]:
@@ -126,6 +103,7 @@ class WorldDaemon:
 @contextlib.contextmanager
 def world_daemon(root: Path, log_level: str = "info") -> Iterator[WorldDaemon]:
     """`physgap run` on the golden test's fixture world, ready when every drive has a reading in /metrics."""
+    from tests.conftest import free_port
     from tests.golden.world import fixture_world
 
     port = free_port()

@@ -41,6 +41,7 @@ if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
 else:
     sys.path.insert(0, str(REPO))
 
+from bench.proc import rss_mb  # noqa: E402
 from exporters.mqtt import MqttExporter, MqttSettings  # noqa: E402
 from exporters.mqtt.entities import objects  # noqa: E402
 from exporters.sections import MqttConfig  # noqa: E402
@@ -160,13 +161,6 @@ time.sleep(600)
 """
 
 
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
-
-
 def rss_harness(broker: Broker, warmup: float) -> dict[str, float]:
     procs = {}
     for tag, host in (("off", ""), ("on", "127.0.0.1")):
@@ -201,18 +195,12 @@ def drive_scenario(drives: int) -> dict[str, Any]:
 def rss_daemon(broker: Broker, warmup: float, drives: int) -> dict[str, Any]:
     """Two `physgap run` on the same synthetic host (MS-01 NICs and PCIe, `drives` disks through the test
     suite's stand-in smartctl), one with [mqtt] and one without."""
-    import socket
     import urllib.request
 
-    from tests.conftest import write_config
+    from tests.conftest import free_port, write_config
     from tests.mqtt_broker import Recorder
     from tests.net_tree import build_net_tree, ms01_ifaces
     from tests.pcie_tree import ms01
-
-    def free_port() -> int:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            return int(sock.getsockname()[1])
 
     procs: dict[str, subprocess.Popen[bytes]] = {}
     with tempfile.TemporaryDirectory() as tmp, Recorder(broker, ("physgap/+/availability",)) as live:

@@ -29,12 +29,11 @@ LIMIT_RATIO = 1.5
 ROUNDS_CHILD = """
 import json, sys, time
 from pathlib import Path
-def rss(field):
-    return [int(l.split()[1]) for l in open('/proc/self/status') if l.startswith(field)][0] / 1024
+from bench.proc import peak_rss_mb, rss_mb
 from collectors.kit.context import RunContext
 from collectors.oob.collector import OobProbeCollector, round_timeout
 from collectors.oob.config import OobTarget
-before = rss('VmRSS:')
+before = rss_mb()
 targets = [OobTarget(**t) for t in json.loads(sys.argv[1])]
 collector = OobProbeCollector(targets)
 rounds, states = [], {}
@@ -45,8 +44,8 @@ for _ in range(int(sys.argv[2])):
     states = {}
     for r in readings:
         states[r.state] = states.get(r.state, 0) + 1
-print(json.dumps({"rounds": rounds, "states": states, "rss_before_mb": before, "rss_after_mb": rss('VmRSS:'),
-                  "rss_peak_mb": rss('VmHWM:')}))
+print(json.dumps({"rounds": rounds, "states": states, "rss_before_mb": before, "rss_after_mb": rss_mb(),
+                  "rss_peak_mb": peak_rss_mb()}))
 """
 
 

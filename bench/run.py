@@ -11,7 +11,6 @@ import argparse
 import http.client
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -20,27 +19,18 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+# Run as a script, bench/ comes first on the path: the repository root takes its place, so the project
+# imports resolve as they do for the daemon.
+if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+    sys.path[0] = str(REPO)
+else:
+    sys.path.insert(0, str(REPO))
+
+from bench.proc import cpu_seconds, rss_mb  # noqa: E402
+from tests.conftest import free_port  # noqa: E402
+
 TARGETS = {"rss_mb": 30.0, "idle_cpu_percent": 0.2, "metrics_p50_ms": 2.0, "metrics_p99_ms": 10.0,
            "once_seconds": 1.0}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
 
 
 def scrape(port: int) -> float:

@@ -19,6 +19,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench.proc import rss_mb  # noqa: E402
+
 SIZES = (1, 8, 32, 128)
 CALL_SECONDS = 0.05
 
@@ -47,13 +51,6 @@ CAPTURE = {
 }
 
 
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
 def make_standin(directory: Path, drives: int) -> Path:
     devices = [{"name": f"/dev/sd{i}", "info_name": f"/dev/sd{i}", "type": "sat", "protocol": "ATA"}
                for i in range(drives)]
@@ -79,7 +76,6 @@ def make_standin(directory: Path, drives: int) -> Path:
 
 
 def child(drives: int, concurrency: int) -> dict[str, object]:
-    sys.path.insert(0, str(REPO))
     from collectors.smart.collector import SmartCollector
     from collectors.smart.config import SmartConfig
     from daemon.scheduler import Job, Scheduler

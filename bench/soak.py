@@ -39,7 +39,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.load import arena_max, cpu_seconds, get, machine, open_fds, proc_status, rss_mb, world_daemon  # noqa: E402
+from bench.load import arena_max, get, machine, world_daemon  # noqa: E402
+from bench.proc import cpu_seconds, open_fds, proc_status, rss_mb  # noqa: E402
 
 TARGET_GROWTH_MB = 2.0
 CHANGE_EVERY = 30  # seconds between world changes

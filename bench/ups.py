@@ -40,13 +40,13 @@ def main() -> int:
     # A fresh interpreter builds and runs the daemon's collectors with no [[ups.snmp]]: is pysnmp loaded?
     probe = (
         "import sys, tempfile, pathlib\n"
+        "from bench.proc import rss_mb\n"
         "from daemon.config import load_config\n"
         "from daemon.cli import collect_once\n"
         "d = tempfile.mkdtemp(); p = pathlib.Path(d, 'c.toml')\n"
         "p.write_text(f'[daemon]\\nstate_dir = \"{d}/state\"\\n')\n"
         "collect_once(load_config(p))\n"
-        "rss = [int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmRSS')][0] / 1024\n"
-        "print(int(any(m.startswith('pysnmp') for m in sys.modules)), round(rss, 1))\n"
+        "print(int(any(m.startswith('pysnmp') for m in sys.modules)), round(rss_mb(), 1))\n"
     )
     out = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True)
     pysnmp_loaded, rss = out.stdout.split()
