@@ -1,6 +1,7 @@
 """NAS test data: the project's own Synology recordings (tests/snmp_data/nas, net-snmp `snmpwalk -On` text shaped
-after centreon's Synology walks in shared/corpus/snmp), and a way to read one without an agent: the plain values
-the SNMP kit hands a collector."""
+after, not copied from, centreon's Synology walks in shared/corpus/snmp: DSM's OID layout, status enums and
+disk/volume naming, our own models, temperatures and states), and a way to read one without an agent: the plain
+values the SNMP kit hands a collector."""
 
 from __future__ import annotations
 

@@ -169,25 +169,26 @@ def test_upsmon_protects() -> None:
 # --- three-phase variables ---
 
 def test_phases_from_a_three_phase_dump() -> None:
-    # The variables of the Eaton 9395 dump (../shared/corpus/nut): L-N phases, bypass phases, per-phase load.
-    variables = {"input.L1-N.voltage": "249.00", "input.L2-N.voltage": "250.00", "input.L3-N.voltage": "250.00",
-                 "input.bypass.L1-N.voltage": "120.00", "output.L1-N.voltage": "240.00",
-                 "output.L2-N.voltage": "240.00", "output.L3-N.voltage": "240.00",
-                 "output.L1.power.percent": "25.00", "output.L2.power.percent": "32.00",
-                 "output.L3.power.percent": "28.00", "input.phases": "3.00"}
+    # The variables of the Eaton 9395 dump (../shared/corpus/nut), our own values: L-N phases, bypass phases,
+    # per-phase load.
+    variables = {"input.L1-N.voltage": "238.00", "input.L2-N.voltage": "241.00", "input.L3-N.voltage": "239.00",
+                 "input.bypass.L1-N.voltage": "120.00", "output.L1-N.voltage": "230.00",
+                 "output.L2-N.voltage": "230.00", "output.L3-N.voltage": "230.00",
+                 "output.L1.power.percent": "19.00", "output.L2.power.percent": "34.00",
+                 "output.L3.power.percent": "27.00", "input.phases": "3.00"}
     found, invalid = phases(variables)
     assert invalid == []
-    assert found.input_volts == (("L1-N", 249.0), ("L2-N", 250.0), ("L3-N", 250.0))  # no bypass phase
-    assert found.lowest_input_neutral == 249.0
-    assert found.output_volts == (("L1-N", 240.0), ("L2-N", 240.0), ("L3-N", 240.0))
-    assert found.busiest_load_ratio == pytest.approx(0.32)
+    assert found.input_volts == (("L1-N", 238.0), ("L2-N", 241.0), ("L3-N", 239.0))  # no bypass phase
+    assert found.lowest_input_neutral == 238.0
+    assert found.output_volts == (("L1-N", 230.0), ("L2-N", 230.0), ("L3-N", 230.0))
+    assert found.busiest_load_ratio == pytest.approx(0.34)
 
 
 def test_phase_to_phase_voltages_are_kept_but_never_the_lowest_neutral() -> None:
     # APC Silcon: only L-L values, zero-padded as its driver writes them.
-    found, _ = phases({"input.L1-L2.voltage": "393.0", "input.L2-L3.voltage": "397.0",
-                       "input.L3-L1.voltage": "390.0", "output.L1.power.percent": "077.0"})
-    assert found.input_volts == (("L1-L2", 393.0), ("L2-L3", 397.0), ("L3-L1", 390.0))
+    found, _ = phases({"input.L1-L2.voltage": "398.0", "input.L2-L3.voltage": "401.0",
+                       "input.L3-L1.voltage": "395.0", "output.L1.power.percent": "077.0"})
+    assert found.input_volts == (("L1-L2", 398.0), ("L2-L3", 401.0), ("L3-L1", 395.0))
     assert found.lowest_input_neutral is None
     assert found.busiest_load_ratio == pytest.approx(0.77)
 
