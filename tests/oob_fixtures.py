@@ -223,21 +223,6 @@ class SilentServer:
         self.sock.close()
 
 
-def closed_port(host: str = "127.0.0.1") -> int:
-    """A loopback port nobody listens on (bound then released: the kernel answers RST/ICMP unreachable)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-        tcp.bind((host, 0))
-        port: int = tcp.getsockname()[1]
-    return port
-
-
-def closed_udp_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-        udp.bind((host, 0))
-        port: int = udp.getsockname()[1]
-    return port
-
-
 # ---------------------------------------------------------------------------------------------------------
 # Host trees
 

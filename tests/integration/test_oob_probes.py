@@ -26,12 +26,11 @@ from tests.oob_fixtures import (
     RmcpResponder,
     SilentServer,
     amt_like_server,
-    closed_port,
-    closed_udp_port,
     host_tree,
     port_of,
     standin_dmidecode,
 )
+from tests.snmp_agent import free_udp_port
 
 PASSWORD = "s3cret-Amt-pw!"
 
@@ -78,9 +77,10 @@ def test_a_port_that_accepts_and_never_answers_is_open_but_not_amt() -> None:
 
 
 def test_closed_ports_are_refused_and_bad_names_unresolvable() -> None:
-    found = probe(OobTarget("closed", "127.0.0.1", "amt", closed_port(), 2.0),
-                  OobTarget("closed-tcp", "127.0.0.1", "tcp", closed_port(), 2.0),
-                  OobTarget("closed-udp", "127.0.0.1", "ipmi", closed_udp_port(), 2.0),
+    # A free port was bound then released: nobody listens, so the kernel answers RST / ICMP unreachable.
+    found = probe(OobTarget("closed", "127.0.0.1", "amt", free_port(), 2.0),
+                  OobTarget("closed-tcp", "127.0.0.1", "tcp", free_port(), 2.0),
+                  OobTarget("closed-udp", "127.0.0.1", "ipmi", free_udp_port(), 2.0),
                   OobTarget("typo", "ms01-amt.invalid", "amt", 16992, 2.0))
     assert [found[n].state for n in ("closed", "closed-tcp", "closed-udp", "typo")] == [
         "refused", "refused", "refused", "unresolvable"]
@@ -199,7 +199,7 @@ def test_physgap_once_probes_targets_and_judges_p6(tmp_path: Path) -> None:
             f'[ups]\nautodetect = false\nupsmon_conf = ""\n\n[pcie]\ndmidecode = "/bin/true"\n\n'
             f'[oob]\ndmidecode = "{dmidecode}"\ndev = "{host / "dev"}"\n\n'
             f'[[oob.targets]]\nname = "nas-amt"\nhost = "127.0.0.1"\nport = {port_of(amt)}\ntimeout = "3s"\n\n'
-            f'[[oob.targets]]\nname = "ms01-bmc"\nhost = "127.0.0.1"\nkind = "tcp"\nport = {closed_port()}\n'
+            f'[[oob.targets]]\nname = "ms01-bmc"\nhost = "127.0.0.1"\nkind = "tcp"\nport = {free_port()}\n'
             f'timeout = "2s"\n')
         result = run_physgap("once", "--config", str(config), "--format", "json")
     assert result.returncode == 0, result.stderr
