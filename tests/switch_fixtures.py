@@ -1,32 +1,16 @@
 """Switch test data: the project's own IF-MIB recordings (tests/snmp_data/switch, shaped after the LibreNMS
 recordings in shared/corpus/snmp) and lldpcli JSON (tests/lldp_data, shaped after lldpd's own JSON writer and
-integration tests), plus the ways to read them without an agent: an snmprec file as the plain values the SNMP kit
-hands a collector, and a stand-in lldpcli program."""
+integration tests), plus a stand-in lldpcli program (tests/snmprec.py reads a recording without an agent)."""
 
 from __future__ import annotations
 
 import shlex
 from pathlib import Path
 
-from collectors.kit.snmp import Value
 from tests.conftest import REPO
 
 SWITCH_DATA = REPO / "tests" / "snmp_data" / "switch"
 LLDP_DATA = REPO / "tests" / "lldp_data"
-
-# snmprec value types the kit returns as int (Integer32, Counter32, Gauge32, TimeTicks, Counter64).
-_INTEGER_TYPES = {"2", "65", "66", "67", "70"}
-
-
-def snmprec_values(path: Path) -> dict[str, Value]:
-    """`oid -> value` as collectors.kit.snmp returns them: integers as int, strings as str."""
-    values: dict[str, Value] = {}
-    for line in path.read_text().splitlines():
-        if line.count("|") < 2:
-            continue
-        oid, kind, raw = line.split("|", 2)
-        values[oid] = int(raw) if kind in _INTEGER_TYPES else raw.strip()
-    return values
 
 
 def write_lldpcli(folder: Path, fixture: str | None, exit_code: int = 0, stderr: str = "") -> Path:

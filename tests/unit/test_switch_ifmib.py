@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from collectors.switch.ifmib import front_ports, oper_status, parse_ports, port_labels, port_speed_mbps
-from tests.switch_fixtures import SWITCH_DATA, snmprec_values
+from tests.snmprec import read_snmprec
+from tests.switch_fixtures import SWITCH_DATA
 
 G = 4294967295  # ifSpeed's ceiling: "see ifHighSpeed"
 
@@ -46,7 +47,7 @@ def test_oper_status_names(raw: int | str | None, expected: str) -> None:
 
 
 def test_unifi_front_ports_without_lags_vlans_and_loopback() -> None:
-    ports = front_ports(parse_ports(snmprec_values(SWITCH_DATA / "usw-flex-xg.snmprec")))
+    ports = front_ports(parse_ports(read_snmprec(SWITCH_DATA / "usw-flex-xg.snmprec")))
     assert [(p.if_index, p.name, p.oper_status, p.speed_mbps) for p in ports] == [
         (1, "gi1", "up", 1000),
         (2, "te1", "down", None),  # reports ifHighSpeed 10000 while down
@@ -58,7 +59,7 @@ def test_unifi_front_ports_without_lags_vlans_and_loopback() -> None:
 
 
 def test_a_lag_is_kept_when_a_nic_is_mapped_to_it() -> None:
-    ports = parse_ports(snmprec_values(SWITCH_DATA / "crs317.snmprec"))
+    ports = parse_ports(read_snmprec(SWITCH_DATA / "crs317.snmprec"))
     assert [p.name for p in front_ports(ports)] == ["sfp-sfpplus1", "sfp-sfpplus2", "sfp-sfpplus3", "ether1"]
     kept = front_ports(ports, keep={19})
     assert [p.name for p in kept][-1] == "server-trunk"
@@ -66,7 +67,7 @@ def test_a_lag_is_kept_when_a_nic_is_mapped_to_it() -> None:
 
 
 def test_agents_that_break_the_rules() -> None:
-    ports = {p.if_index: p for p in parse_ports(snmprec_values(SWITCH_DATA / "odd-agent.snmprec"))}
+    ports = {p.if_index: p for p in parse_ports(read_snmprec(SWITCH_DATA / "odd-agent.snmprec"))}
     assert ports[1].speed_mbps == 100  # ifHighSpeed 100000000 (bit/s)
     assert ports[2].speed_mbps == 1000  # ifHighSpeed 0 on an up port
     assert (ports[3].name, ports[3].alias, ports[3].speed_mbps) == ("ZTE gei-0/1/0/3", "", 1000)  # no ifXTable
@@ -77,7 +78,7 @@ def test_agents_that_break_the_rules() -> None:
 
 
 def test_two_rows_with_one_name_keep_a_series_each() -> None:
-    labels = port_labels(parse_ports(snmprec_values(SWITCH_DATA / "odd-agent.snmprec")))
+    labels = port_labels(parse_ports(read_snmprec(SWITCH_DATA / "odd-agent.snmprec")))
     assert labels[6] == "uplink (ifIndex 6)" and labels[7] == "uplink (ifIndex 7)"
     assert labels[1] == "1"
     assert len(set(labels.values())) == len(labels)

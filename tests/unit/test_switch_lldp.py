@@ -16,7 +16,8 @@ from collectors.switch.config import PortRef, SwitchTarget
 from collectors.switch.ifmib import Port, parse_ports
 from collectors.switch.lldp import LldpUnavailable, Neighbor, parse_neighbors, read_neighbors
 from collectors.switch.mapping import links
-from tests.switch_fixtures import LLDP_DATA, SWITCH_DATA, snmprec_values, write_lldpcli
+from tests.snmprec import read_snmprec
+from tests.switch_fixtures import LLDP_DATA, SWITCH_DATA, write_lldpcli
 
 
 def neighbors(fixture: str) -> tuple[Neighbor, ...]:
@@ -67,8 +68,8 @@ def test_unknown_shapes_inside_are_skipped() -> None:
 
 def test_lldp_maps_nics_to_the_switch_that_sent_them() -> None:
     heard = neighbors("neighbors-three.json")
-    usw = parse_ports(snmprec_values(SWITCH_DATA / "usw-flex-xg.snmprec"))
-    crs = parse_ports(snmprec_values(SWITCH_DATA / "crs317.snmprec"))
+    usw = parse_ports(read_snmprec(SWITCH_DATA / "usw-flex-xg.snmprec"))
+    crs = parse_ports(read_snmprec(SWITCH_DATA / "crs317.snmprec"))
     # By management address (= the configured host); the local port ID "3" is the ifIndex.
     (unifi,) = links(switch("192.168.1.20"), usw, heard)
     assert (unifi.interface, unifi.via, unifi.wanted) == ("enp2s0f0np0", "lldp", "LLDP port local 3")
@@ -82,14 +83,14 @@ def test_lldp_maps_nics_to_the_switch_that_sent_them() -> None:
 
 def test_sysname_matches_without_domain_and_port_by_description() -> None:
     (one,) = neighbors("neighbors-one.json")
-    usw = parse_ports(snmprec_values(SWITCH_DATA / "usw-flex-xg.snmprec"))
+    usw = parse_ports(read_snmprec(SWITCH_DATA / "usw-flex-xg.snmprec"))
     (link,) = links(switch("10.9.9.9", name="usw-flex-xg"), usw, (one,))
     assert link.port is not None and link.port.name == "te2"  # port ID is a MAC: the description names it
 
 
 def test_configuration_wins_over_lldp_and_unknown_ports_stay_unmatched() -> None:
     heard = neighbors("neighbors-three.json")
-    usw = parse_ports(snmprec_values(SWITCH_DATA / "usw-flex-xg.snmprec"))
+    usw = parse_ports(read_snmprec(SWITCH_DATA / "usw-flex-xg.snmprec"))
     target = switch("192.168.1.20", ports={"enp2s0f0np0": PortRef(name="te4"), "enp3s0": PortRef(index=99)})
     found = {link.interface: link for link in links(target, usw, heard)}
     assert found["enp2s0f0np0"].via == "config"
@@ -108,7 +109,7 @@ def test_a_silent_switch_keeps_its_mapped_nics_with_no_ports() -> None:
 
 def test_readings_name_the_nic_on_its_port() -> None:
     target = switch("192.168.1.20", name="usw-16", ports={"enp87s0": PortRef(name="te3")})
-    answer = Answer(target, parse_ports(snmprec_values(SWITCH_DATA / "usw-flex-xg.snmprec")), "usw-flex-xg")
+    answer = Answer(target, parse_ports(read_snmprec(SWITCH_DATA / "usw-flex-xg.snmprec")), "usw-flex-xg")
     reading, port_readings = readings_for(answer, neighbors("neighbors-three.json"))
     assert reading.up and reading.sys_name == "usw-flex-xg" and reading.unmatched == ()
     mapped = {p.port: (p.interface, p.mapped_by, p.speed_mbps) for p in port_readings if p.interface}

@@ -57,24 +57,9 @@ from collectors.ups.snmp import (
     ups_mib_flags,
     well_known_alarm_ids,
 )
+from tests.snmprec import read_snmprec
 
 DATA = Path(__file__).resolve().parents[1] / "snmp_data"
-
-
-def read_snmprec(path: Path) -> dict[str, Value]:
-    """`oid|type|value` lines as the mapping layer sees them (integers typed 2/65/66/67/70, strings 4/4x/6)."""
-    values: dict[str, Value] = {}
-    for line in path.read_text().splitlines():
-        if not line.strip():
-            continue
-        oid, kind, raw = line.split("|", 2)
-        if kind in ("2", "65", "66", "67", "70"):
-            values[oid] = int(raw)
-        elif kind == "4x":
-            values[oid] = clean_text(bytes.fromhex(raw))
-        else:
-            values[oid] = clean_text(raw.encode())
-    return values
 
 
 def eaton_93e() -> dict[str, Value]:
