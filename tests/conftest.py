@@ -6,6 +6,7 @@ instead of skipping, so a green suite means every test ran.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -63,6 +64,31 @@ def physgap_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "daemon.cli", *args]
 
 
+_MODULES_PROBE = """\
+import json
+import sys
+from pathlib import Path
+
+from daemon.build import build_jobs
+from daemon.config import load_config
+
+config = load_config(Path(sys.argv[1]) if sys.argv[1] else None)
+build_jobs(config)
+if sys.argv[2] == "exporters":
+    import daemon.runtime
+    daemon.runtime.Daemon(None)._exporters(config)
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def modules_after_build(config: Path | None, exporters: bool = False) -> set[str]:
+    """The modules a fresh interpreter holds after building the jobs (and with `exporters`, the exporters) for
+    the physgap.toml `config` (None: the defaults): what a daemon so configured loads before its first poll."""
+    argv = [sys.executable, "-c", _MODULES_PROBE, str(config or ""), "exporters" if exporters else "jobs"]
+    result = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, check=True, timeout=60)
+    return set(json.loads(result.stdout))
+
+
 def run_physgap(*args: str, timeout: float = 60, env: dict[str, str] | None = None
                 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(physgap_argv(*args), cwd=REPO, capture_output=True, text=True, timeout=timeout,
@@ -93,6 +119,7 @@ class DaemonProcess:
     port: int
     config: Path
     scheme: str = "http"
+    log: Path | None = None
 
     @property
     def url(self) -> str:
@@ -104,6 +131,10 @@ class DaemonProcess:
         return self.proc.wait(timeout)
 
     def stderr(self) -> str:
+        """What the daemon logged: with a log file, everything so far (the daemon may still run); with the
+        default pipe, everything until it closes (so after stop())."""
+        if self.log is not None:
+            return self.log.read_text(errors="replace")
         assert self.proc.stderr is not None
         return self.proc.stderr.read()
 
@@ -117,10 +148,17 @@ def listening(port: int) -> bool:
 
 
 def start_daemon(config: Path, port: int, *extra: str, ready_path: str = "/metrics",
-                 scheme: str = "http", wait: float = 20, env: dict[str, str] | None = None) -> DaemonProcess:
-    proc = subprocess.Popen(physgap_argv("--log-format", "text", "run", "--config", str(config), *extra),
-                            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    daemon = DaemonProcess(proc, port, config, scheme)
+                 scheme: str = "http", wait: float = 20, env: dict[str, str] | None = None,
+                 log: Path | None = None) -> DaemonProcess:
+    """`physgap run` once it listens. Its stderr goes to a pipe read after stop(), or, for a daemon whose log
+    is read while it runs (or that logs more than a pipe holds), to the file `log`."""
+    argv = physgap_argv("--log-format", "text", "run", "--config", str(config), *extra)
+    if log is None:
+        proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    else:
+        with log.open("wb") as sink:
+            proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=sink, text=True)
+    daemon = DaemonProcess(proc, port, config, scheme, log)
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         if proc.poll() is not None:

@@ -11,10 +11,8 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -22,7 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from exporters import catalog
 from exporters.mqtt.topics import field_id, safe_id
-from tests.conftest import REPO, free_port, http_get, listening, physgap_argv, run_physgap, write_config
+from tests.conftest import DaemonProcess, free_port, http_get, run_physgap, start_daemon, write_config
 from tests.golden.world import SMART_SCENARIO
 from tests.mqtt_broker import Broker, Message, Recorder, password_broker, plain_broker, retained, running
 from tests.net_tree import build_net_tree, ms01_ifaces
@@ -30,21 +28,6 @@ from tests.pcie_tree import ms01
 
 AVAILABILITY = "physgap/testhost/availability"
 COLLECTORS = ("nic", "pcie", "smart", "storage")
-
-
-@dataclass
-class Daemon:
-    proc: subprocess.Popen[bytes]
-    port: int
-    log: Path
-    config: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def log_text(self) -> str:
-        return self.log.read_text(errors="replace")
 
 
 def host_config(tmp_path: Path, port: int, mqtt: str) -> Path:
@@ -64,44 +47,24 @@ def mqtt_section(broker: Broker, extra: str = "") -> str:
     return f'host = "127.0.0.1"\nport = {broker.port}\ninterval = "2s"\n{extra}'
 
 
-@pytest.fixture
-def daemons() -> Iterator[list[Daemon]]:
-    started: list[Daemon] = []
-    yield started
-    for daemon in started:
-        if daemon.proc.poll() is None:
-            daemon.proc.kill()
-            daemon.proc.wait(5)
-
-
-def start(daemons: list[Daemon], config: Path, port: int) -> Daemon:
-    log = config.parent / "daemon.log"
-    with log.open("wb") as sink:
-        proc = subprocess.Popen(physgap_argv("--log-format", "text", "run", "--config", str(config)), cwd=REPO,
-                                stdout=subprocess.DEVNULL, stderr=sink)
-    daemon = Daemon(proc, port, log, config)
+def start(daemons: list[DaemonProcess], config: Path, port: int) -> DaemonProcess:
+    """A daemon whose log is read while it runs: its stderr goes to a file next to its config."""
+    daemon = start_daemon(config, port, log=config.parent / "daemon.log")
     daemons.append(daemon)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"daemon exited {proc.returncode}: {daemon.log_text()}")
-        if listening(port) and http_get(daemon.url + "/-/healthy")[0] == 200:
-            return daemon
-        time.sleep(0.05)
-    raise AssertionError(f"daemon did not serve within 20 s: {daemon.log_text()}")
+    return daemon
 
 
-def wait_online(live: Recorder, daemon: Daemon, timeout: float = 15, since: float = 0.0) -> Message:
+def wait_online(live: Recorder, daemon: DaemonProcess, timeout: float = 15, since: float = 0.0) -> Message:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = [m for m in live.snapshot() if m.topic == AVAILABILITY and m.payload == b"online" and m.at >= since]
         if found:
             return found[-1]
         time.sleep(0.05)
-    raise AssertionError(f"the daemon never said online; its log:\n{daemon.log_text()}")
+    raise AssertionError(f"the daemon never said online; its log:\n{daemon.stderr()}")
 
 
-def all_collected(daemon: Daemon) -> str:
+def all_collected(daemon: DaemonProcess) -> str:
     deadline = time.monotonic() + 30
     body = ""
     while time.monotonic() < deadline:
@@ -124,10 +87,11 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
         yield started
 
 
-def test_the_daemon_publishes_what_its_metrics_say(tmp_path: Path, broker: Broker, daemons: list[Daemon]) -> None:
+def test_the_daemon_publishes_what_its_metrics_say(tmp_path: Path, broker: Broker,
+                                                   daemon_factory: list[DaemonProcess]) -> None:
     port = free_port()
     with Recorder(broker) as live:
-        daemon = start(daemons, host_config(tmp_path, port, mqtt_section(broker)), port)
+        daemon = start(daemon_factory, host_config(tmp_path, port, mqtt_section(broker)), port)
         wait_online(live, daemon)
         all_collected(daemon)
         time.sleep(3)  # a refresh after every collector reported
@@ -165,10 +129,11 @@ def test_the_daemon_publishes_what_its_metrics_say(tmp_path: Path, broker: Broke
     assert all("configuration_url" not in doc["device"] for doc in discovery.values())
 
 
-def test_kill_9_shows_offline_through_the_will(tmp_path: Path, broker: Broker, daemons: list[Daemon]) -> None:
+def test_kill_9_shows_offline_through_the_will(tmp_path: Path, broker: Broker,
+                                               daemon_factory: list[DaemonProcess]) -> None:
     port = free_port()
     with Recorder(broker) as live:
-        daemon = start(daemons, host_config(tmp_path, port, mqtt_section(broker)), port)
+        daemon = start(daemon_factory, host_config(tmp_path, port, mqtt_section(broker)), port)
         wait_online(live, daemon)
         killed = time.monotonic()
         os.kill(daemon.proc.pid, signal.SIGKILL)
@@ -177,10 +142,11 @@ def test_kill_9_shows_offline_through_the_will(tmp_path: Path, broker: Broker, d
     assert retained(broker)[AVAILABILITY] == b"offline"
 
 
-def test_sigterm_says_offline_and_stops_in_time(tmp_path: Path, broker: Broker, daemons: list[Daemon]) -> None:
+def test_sigterm_says_offline_and_stops_in_time(tmp_path: Path, broker: Broker,
+                                                daemon_factory: list[DaemonProcess]) -> None:
     port = free_port()
     with Recorder(broker) as live:
-        daemon = start(daemons, host_config(tmp_path, port, mqtt_section(broker)), port)
+        daemon = start(daemon_factory, host_config(tmp_path, port, mqtt_section(broker)), port)
         wait_online(live, daemon)
         stopping = time.monotonic()
         daemon.proc.send_signal(signal.SIGTERM)
@@ -190,10 +156,10 @@ def test_sigterm_says_offline_and_stops_in_time(tmp_path: Path, broker: Broker, 
 
 
 def test_a_restarted_broker_gets_discovery_and_states_again(tmp_path: Path, broker: Broker,
-                                                           daemons: list[Daemon]) -> None:
+                                                           daemon_factory: list[DaemonProcess]) -> None:
     port = free_port()
     with Recorder(broker) as live:
-        daemon = start(daemons, host_config(tmp_path, port, mqtt_section(broker)), port)
+        daemon = start(daemon_factory, host_config(tmp_path, port, mqtt_section(broker)), port)
         wait_online(live, daemon)
         all_collected(daemon)
         time.sleep(1)
@@ -208,10 +174,10 @@ def test_a_restarted_broker_gets_discovery_and_states_again(tmp_path: Path, brok
 
 
 def test_home_assistant_restarting_gets_discovery_again(tmp_path: Path, broker: Broker,
-                                                       daemons: list[Daemon]) -> None:
+                                                       daemon_factory: list[DaemonProcess]) -> None:
     port = free_port()
     with Recorder(broker) as home_assistant:
-        daemon = start(daemons, host_config(tmp_path, port, mqtt_section(broker)), port)
+        daemon = start(daemon_factory, host_config(tmp_path, port, mqtt_section(broker)), port)
         wait_online(home_assistant, daemon)
         time.sleep(2)
         asked = time.monotonic()
@@ -220,18 +186,19 @@ def test_home_assistant_restarting_gets_discovery_again(tmp_path: Path, broker: 
                                 what="discovery after homeassistant/status online")
 
 
-def test_a_broker_down_at_start_costs_nothing_else(tmp_path: Path, daemons: list[Daemon]) -> None:
+def test_a_broker_down_at_start_costs_nothing_else(tmp_path: Path, daemon_factory: list[DaemonProcess]) -> None:
     broker = plain_broker(tmp_path / "broker")  # configured, not running
     port = free_port()
-    daemon = start(daemons, host_config(tmp_path, port, mqtt_section(broker)), port)
+    daemon = start(daemon_factory, host_config(tmp_path, port, mqtt_section(broker)), port)
     body = all_collected(daemon)  # collection and /metrics work without the broker
     assert 'physgap_collector_success{collector="smart"} 1.0' in body
     with running(broker), Recorder(broker) as live:
         wait_online(live, daemon, timeout=70)  # the reconnect backoff may have grown to a minute meanwhile
-    assert "cannot connect to MQTT broker" in daemon.log_text()
+    assert "cannot connect to MQTT broker" in daemon.stderr()
 
 
-def test_a_wrong_password_is_one_log_line_and_nothing_else_breaks(tmp_path: Path, daemons: list[Daemon]) -> None:
+def test_a_wrong_password_is_one_log_line_and_nothing_else_breaks(tmp_path: Path,
+                                                                  daemon_factory: list[DaemonProcess]) -> None:
     password = "wrong-but-secret-4711"
     secret = tmp_path / "mqtt.pass"
     secret.write_text(password + "\n")
@@ -239,19 +206,19 @@ def test_a_wrong_password_is_one_log_line_and_nothing_else_breaks(tmp_path: Path
     with running(password_broker(tmp_path / "broker", {"physgap": "the-right-one"})) as broker:
         port = free_port()
         config = host_config(tmp_path, port, mqtt_section(broker, credentials(secret)))
-        daemon = start(daemons, config, port)
+        daemon = start(daemon_factory, config, port)
         all_collected(daemon)
         time.sleep(4)
         assert daemon.proc.poll() is None
         assert http_get(daemon.url + "/metrics")[0] == 200
-        log = daemon.log_text()
+        log = daemon.stderr()
         cmdline = Path(f"/proc/{daemon.proc.pid}/cmdline").read_bytes()
     assert log.count("refused the connection: Not authorized") == 1, log
     assert broker.log_text().count("not authorised") >= 2  # and it kept trying
     assert password not in log and password.encode() not in cmdline
 
 
-def test_no_secret_in_any_topic_payload_log_line_or_argv(tmp_path: Path, daemons: list[Daemon]) -> None:
+def test_no_secret_in_any_topic_payload_log_line_or_argv(tmp_path: Path, daemon_factory: list[DaemonProcess]) -> None:
     password = "s3cret-for-the-daemon-only"
     secret = tmp_path / "mqtt.pass"
     secret.write_text(password + "\n")
@@ -261,7 +228,7 @@ def test_no_secret_in_any_topic_payload_log_line_or_argv(tmp_path: Path, daemons
             Recorder(broker, username="homeassistant", password="ha-pass") as everything:
         port = free_port()
         config = host_config(tmp_path, port, mqtt_section(broker, credentials(secret)))
-        daemon = start(daemons, config, port)
+        daemon = start(daemon_factory, config, port)
         wait_online(everything, daemon)
         all_collected(daemon)
         cmdline = Path(f"/proc/{daemon.proc.pid}/cmdline").read_bytes()
@@ -272,12 +239,12 @@ def test_no_secret_in_any_topic_payload_log_line_or_argv(tmp_path: Path, daemons
         messages = everything.snapshot()
     assert messages
     assert not any(password in m.topic or password.encode() in m.payload for m in messages)
-    assert password not in daemon.log_text() and password not in metrics
+    assert password not in daemon.stderr() and password not in metrics
     assert password.encode() not in cmdline and password.encode() not in environ
 
 
 def test_physgap_discovery_prints_the_documents_the_daemon_publishes(tmp_path: Path, broker: Broker,
-                                                                     daemons: list[Daemon]) -> None:
+                                                                     daemon_factory: list[DaemonProcess]) -> None:
     port = free_port()
     config = host_config(tmp_path, port, mqtt_section(broker))
     printed = run_physgap("discovery", "--config", str(config))
@@ -287,7 +254,7 @@ def test_physgap_discovery_prints_the_documents_the_daemon_publishes(tmp_path: P
     documents = json.loads(printed.stdout)
     assert documents and all(d["retain"] is True and d["qos"] == 1 for d in documents)
     with Recorder(broker) as live:
-        daemon = start(daemons, config, port)
+        daemon = start(daemon_factory, config, port)
         wait_online(live, daemon)
         all_collected(daemon)
         time.sleep(1)

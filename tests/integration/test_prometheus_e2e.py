@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -147,7 +146,6 @@ class Setup:
     daemon: DaemonProcess
     nut: NutServer
     prometheus: Prometheus
-    daemon_log: list[str]
 
     def replay(self, document: dict[str, Any]) -> None:
         """What smartctl answers for /dev/sda from its next call on."""
@@ -159,7 +157,7 @@ class Setup:
         wanted = ("physgap_drive_", "physgap_gap_open", "physgap_ups_on_battery", "physgap_collector_success")
         lines = [line for line in metrics.splitlines() if line.startswith(wanted)]
         return ("\nalerts: " + json.dumps(self.prometheus.alerts(), indent=1) + "\nphysgap /metrics:\n"
-                + "\n".join(lines) + "\nphysgap log:\n" + "".join(self.daemon_log[-20:])
+                + "\n".join(lines) + "\nphysgap log:\n" + "\n".join(self.daemon.stderr().splitlines()[-20:])
                 + "\nprometheus log:\n" + self.prometheus.log_tail())
 
     def wait(self, what: str, found: Callable[[], Any]) -> Any:
@@ -197,12 +195,6 @@ class Setup:
         return drive
 
 
-def _drain(stream: Any, sink: list[str]) -> None:
-    # The daemon's stderr is a pipe: read it continuously so its logging can never block on a full pipe.
-    for line in stream:
-        sink.append(line)
-
-
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     root = tmp_path_factory.mktemp("prometheus-e2e")
@@ -215,14 +207,12 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
         config = write_config(root / "physgap.toml", disks_sysfs(root / "sys", "sda"), root / "state", port,
                               smart_scenario=first,
                               extra=f'[[ups.nut]]\nhost = "127.0.0.1"\nport = {nut.port}\n')
-        daemon = start_daemon(config, port)
-        daemon_log: list[str] = []
-        assert daemon.proc.stderr is not None
-        threading.Thread(target=_drain, args=(daemon.proc.stderr, daemon_log), daemon=True).start()
+        # Its log goes to a file: a pipe nobody reads until the end would block the daemon's logging.
+        daemon = start_daemon(config, port, log=root / "physgap.log")
         prometheus = start_prometheus(root / "prometheus", port)
         loaded = {rule["name"] for group in prometheus.api("rules")["groups"] for rule in group["rules"]}
         assert {"PhysgapDriveFailing", "PhysgapDriveDegrading", "PhysgapGapOpen", "PhysgapUpsOnBattery"} <= loaded
-        yield Setup(root, daemon, nut, prometheus, daemon_log)
+        yield Setup(root, daemon, nut, prometheus)
     finally:
         if prometheus is not None:
             prometheus.proc.terminate()

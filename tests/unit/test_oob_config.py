@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from daemon.build import build_jobs
 from daemon.config import ConfigError, load_config
-from tests.conftest import REPO
+from tests.conftest import modules_after_build
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -60,16 +58,11 @@ def test_targets_plan_a_probe_round_bounded_by_the_slowest_target(tmp_path: Path
 def test_the_endpoint_probes_load_only_where_endpoints_are_configured(tmp_path: Path) -> None:
     """Most hosts configure no [[oob.targets]]: they run the local capability check without loading the
     HTTP, Digest, TLS and RMCP probe code (memory the daemon's RSS target counts)."""
-    probe = ("import sys\nfrom pathlib import Path\n"
-             "from daemon.config import load_config\nfrom daemon.build import build_jobs\n"
-             "build_jobs(load_config(Path(sys.argv[1])))\n"
-             "print('collectors.oob.local' in sys.modules, 'collectors.oob.probe' in sys.modules)\n")
     loaded = {}
     for name, text in (("none", "[oob]\nlocal = true\n"),
                        ("one", '[[oob.targets]]\nname = "nas-amt"\nhost = "nas-amt.lan"\n')):
         config = tmp_path / f"{name}.toml"
         config.write_text(text)
-        result = subprocess.run([sys.executable, "-c", probe, str(config)], cwd=REPO, capture_output=True,
-                                text=True, check=True)
-        loaded[name] = result.stdout.split()
-    assert loaded == {"none": ["True", "False"], "one": ["True", "True"]}
+        modules = modules_after_build(config)
+        loaded[name] = ["collectors.oob.local" in modules, "collectors.oob.probe" in modules]
+    assert loaded == {"none": [True, False], "one": [True, True]}

@@ -3,8 +3,6 @@ by the daemon's one loader; mistakes named with line and key; the collector plan
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +11,7 @@ from collectors.kit.snmp_target import SnmpTarget
 from collectors.registry import Environment
 from collectors.switch import plan
 from collectors.switch.config import RUN_TIMEOUT, PortRef, SwitchConfig
-from tests.conftest import REPO, config_problems, load_section
+from tests.conftest import config_problems, load_section, modules_after_build
 
 
 def switches(tmp_path: Path, text: str) -> SwitchConfig:
@@ -101,9 +99,5 @@ def test_no_switch_plans_nothing_and_a_switch_plans_one_collector(tmp_path: Path
 def test_a_configured_switch_loads_no_pysnmp_until_it_is_polled(tmp_path: Path) -> None:
     config = tmp_path / "physgap.toml"
     config.write_text('[[switch]]\nhost = "usw.lan"\n')
-    probe = ("import sys\nfrom pathlib import Path\n"
-             "from daemon.config import load_config\nfrom daemon.build import build_jobs\n"
-             f"build_jobs(load_config(Path({str(config)!r})))\n"
-             "print('pysnmp' in sys.modules, 'collectors.switch.collector' in sys.modules)\n")
-    result = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True)
-    assert result.stdout.split() == ["False", "True"]
+    loaded = modules_after_build(config)
+    assert ("pysnmp" in loaded, "collectors.switch.collector" in loaded) == (False, True)
