@@ -22,9 +22,10 @@ from collectors.pcie.collector import PcieCollector
 from collectors.pcie.config import PcieConfig
 from collectors.pcie.dmi import parse_slots
 from tests.conformance.report import emit_lines
+from tests.conftest import CORPUS as SHARED_CORPUS
 from tests.pcie_tree import MS01_SLOT_PORTS, microserver_gen10_plus, ms01, zimaboard_832
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "dmi"
+CORPUS = SHARED_CORPUS / "dmi"
 MISSING = f"DMI corpus {CORPUS} not present (the project's own tests do not need it; CI always has it)"
 FILES = sorted(CORPUS.glob("*.txt")) if CORPUS.is_dir() else []
 COUNT_COLUMNS = ("slots", "in_use", "avail", "unavail", "other", "unknown", "oos")

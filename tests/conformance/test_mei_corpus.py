@@ -21,11 +21,10 @@ from collectors.kit.context import RunContext
 from collectors.model.readings import OobLocalReading
 from collectors.oob.local import OobLocalCollector, parse_smbios_oob
 from tests.conformance.report import emit_lines
-from tests.conftest import corpus_dir
+from tests.conftest import CORPUS, corpus_dir
 from tests.oob_fixtures import standin_dmidecode
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
-MEI, DMI, LSPCI = SHARED / "mei", SHARED / "dmi", SHARED / "lspci"
+MEI, DMI, LSPCI = CORPUS / "mei", CORPUS / "dmi", CORPUS / "lspci"
 DMIDECODE_FILES = sorted([*MEI.glob("*.dmidecode.txt"), *DMI.glob("*.dmidecode.txt")])
 LSPCI_FILES = sorted([*MEI.glob("*.lspci-vvnn.txt"), *LSPCI.glob("*.lspci-vvnn.txt")])
 _LSPCI_LINE = re.compile(r"^([0-9a-f]{2}):([0-9a-f]{2})\.([0-7]) .*?\[([0-9a-f]{4})\]: "

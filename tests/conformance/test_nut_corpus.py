@@ -26,10 +26,11 @@ from collectors.model.readings import UpsReading
 from collectors.ups.config import NutServerConfig
 from collectors.ups.nut import NUMBER_TABLE, NutUpsCollector, numbers, parse_status
 from tests.conformance.report import emit_lines
+from tests.conftest import CORPUS as SHARED_CORPUS
 from tests.conftest import corpus_dir
 from tests.nut_fixture import NutServer, nut_binaries
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "nut"
+CORPUS = SHARED_CORPUS / "nut"
 MISSING = f"NUT corpus {CORPUS} not present (the project's own tests do not need it; CI always has it)"
 FILES = sorted(CORPUS.glob("*.dev")) if CORPUS.is_dir() else []
 BATCH = 12

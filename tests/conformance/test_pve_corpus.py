@@ -22,9 +22,10 @@ from collectors.model.gaps import RuleContext
 from collectors.model.readings import ComputeScan, HostReading
 from daemon.gaps import p4_hosts
 from tests.conformance.report import emit_lines
+from tests.conftest import CORPUS as SHARED_CORPUS
 from tests.unit.test_hosts_p4 import snapshot
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "pve"
+CORPUS = SHARED_CORPUS / "pve"
 MISSING = f"PVE corpus {CORPUS} not present (the project's own tests do not need it; CI always has it)"
 FILES = sorted(CORPUS.glob("*.json")) if CORPUS.is_dir() else []
 

@@ -18,9 +18,10 @@ import pytest
 from collectors.smart.parse import drive_identity, parse_scan, parse_smartctl_json
 from collectors.smart.verdict import Limits, counters, judge
 from tests.conformance.report import emit_lines
+from tests.conftest import CORPUS as SHARED_CORPUS
 from tests.conftest import corpus_dir
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "smart"
+CORPUS = SHARED_CORPUS / "smart"
 FILES = sorted(CORPUS.glob("*.json")) if CORPUS.is_dir() else []
 HEALTH_OUTCOMES = {0: "ok", 1: "warning", 2: "failing"}
 

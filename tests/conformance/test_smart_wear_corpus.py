@@ -18,9 +18,10 @@ from collectors.smart.parse import parse_smartctl_json
 from collectors.smart.verdict import Limits, judge
 from tests.conformance.report import emit_lines
 from tests.conformance.test_smart_corpus import HEALTH_OUTCOMES, sources_rows
+from tests.conftest import CORPUS as SHARED_CORPUS
 from tests.conftest import corpus_dir
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "smart-wear"
+CORPUS = SHARED_CORPUS / "smart-wear"
 FILES = sorted(CORPUS.glob("*.json")) if CORPUS.is_dir() else []
 
 pytestmark = pytest.mark.conformance

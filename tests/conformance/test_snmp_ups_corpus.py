@@ -14,7 +14,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,10 +23,11 @@ from collectors.kit.snmp_target import SnmpTarget
 from collectors.model.readings import UpsReading
 from collectors.ups.snmp import SnmpUpsCollector
 from tests.conformance.report import emit_lines
+from tests.conftest import CORPUS as SHARED_CORPUS
 from tests.conftest import corpus_dir
 from tests.snmp_agent import require_snmpsim, start_agent
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "snmp"
+CORPUS = SHARED_CORPUS / "snmp"
 MISSING = f"SNMP corpus {CORPUS} not present (the project's own tests do not need it; CI always has it)"
 
 pytestmark = [pytest.mark.conformance,
