@@ -201,6 +201,9 @@ class SmartCollector:
         self._loaded = False
         self._dirty = False
         self._scan_types: dict[str, str] | None = None  # realpath -> type, for configured entries without one
+        # Every device a scan has listed since the start: one that drops out of the scan (a disk that fell off
+        # the bus, the commonest way to fail) is still queried, so it reads unreachable, never vanishes.
+        self._scanned: dict[str, _Target] = {}
 
     # --- the run -------------------------------------------------------------------------------------
 
@@ -295,6 +298,10 @@ class SmartCollector:
                 untyped.append(target)
                 continue
             targets.append(target)
+            self._scanned[target.key] = target
+        # Gone from the scan since: asked again (its node is gone, so the open fails at once and wakes nothing)
+        # and shown unreachable with the reason, until the daemon restarts.
+        targets += [target for key, target in self._scanned.items() if key not in keys]
         return targets, untyped
 
     def _typed(self, run: RunContext, target: _Target) -> _Target:

@@ -753,3 +753,18 @@ def test_smartctl_killed_by_a_signal_is_no_answer_not_exit_bits(rig: Rig, tmp_pa
     config = SmartConfig(smartctl=str(crashing), devices=(SmartDevice("/dev/sda", "sat"),))
     reading = drives(rig.build(config).collect(rig.ctx()))["/dev/sda"]
     never_read(reading, "smartctl died of SIGSEGV")
+
+
+def test_a_scanned_drive_that_drops_off_the_bus_stays_listed_as_unreachable(rig: Rig) -> None:
+    """The commonest way a disk fails: it vanishes from `smartctl --scan`. It must not vanish from physgap."""
+    rig.scenario({"/dev/sda": {"json": doc(fx.ATA_HDD_HEALTHY, 1), "type": "sat"},
+                  "/dev/sdb": {"json": doc(fx.ATA_HDD_HEALTHY, 2), "type": "sat"}})
+    collector = rig.collector()
+    before = drives(collector.collect(rig.ctx()))
+    assert before["/dev/sdb"].state == "read"
+    rig.scenario({"/dev/sda": {"json": doc(fx.ATA_HDD_HEALTHY, 1), "type": "sat"}})  # sdb gone from the bus
+    after = drives(collector.collect(rig.ctx()))
+    assert set(after) == {"/dev/sda", "/dev/sdb"}
+    assert after["/dev/sda"].state == "read"
+    stale(before["/dev/sdb"], after["/dev/sdb"])
+    assert after["/dev/sdb"].drive == before["/dev/sdb"].drive  # the same drive, not a new unknown one
